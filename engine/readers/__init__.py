@@ -1,0 +1,97 @@
+"""Readers: one input file -> Arrow record batches of READ_SCHEMA (engine/schema.py).
+
+Contract for every reader `read(path, source) -> Iterator[pa.RecordBatch]`:
+- stream: never hold a whole file in memory; yield batches of about BATCH_ROWS rows;
+- stable ids: `stable_id(source.name, key)` with the record's own key (WARC-Record-ID, post id,
+  path relative to the source's pattern + line number), never a counter that depends on partitioning;
+- a record that cannot be read becomes a row with `reason = "read:<what>"` (text: a short excerpt or
+  null): counted and quarantined, never fatal. `read_file` also turns an exception that escapes a reader
+  into one such row, after what the reader already yielded.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from engine.schema import READ_SCHEMA, read_batch, stable_id
+
+BATCH_ROWS = 1000
+READERS: dict[str, Callable] = {}
+
+
+def reader(kind: str):
+    def register(fn):
+        READERS[kind] = fn
+        return fn
+    return register
+
+
+def read_file(path: str, source) -> Iterator[pa.RecordBatch]:
+    from engine.readers import records  # noqa: F401  (registers jsonl/parquet/synthetic)
+    _register_optional()
+    fn = READERS[source.kind]
+    try:
+        for batch in fn(path, source):
+            if batch.num_rows:
+                yield batch
+    except Exception as e:  # a reader bug or an unreadable file must not kill the task
+        key = f"{relative_key(path, source)}:error"
+        yield read_batch([{"id": stable_id(source.name, key), "source": source.name, "text": None,
+                           "kind": None, "meta": _json({"file": relative_key(path, source), "error": repr(e)[:500]}),
+                           "reason": f"read:error:{type(e).__name__}"}])
+
+
+def _register_optional():
+    # Readers in their own modules register on import; a missing optional module is not an error here.
+    import importlib
+    for mod in ("warc", "stackexchange", "code"):
+        try:
+            importlib.import_module(f"engine.readers.{mod}")
+        except ModuleNotFoundError as e:
+            if e.name != f"engine.readers.{mod}":
+                raise
+
+
+def relative_key(path: str, source) -> str:
+    """The file's path relative to the fixed (non-glob) folder of the spec pattern that matched it.
+
+    Stable when the data moves to another machine or folder, and distinct for same-named files
+    in different sub-folders.
+    """
+    for pattern in source.paths:
+        root = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+        root = root if root.endswith("/") or not glob.has_magic(pattern) else os.path.dirname(root)
+        if not glob.has_magic(pattern):
+            root = os.path.dirname(pattern.rstrip("/"))
+        if path.startswith(root):
+            rel = os.path.relpath(path, root or ".")
+            return rel
+    return os.path.basename(path)
+
+
+def open_maybe_compressed(path: str):
+    """A binary stream of the file's content, by its magic bytes (not its extension): gzip, zstd or plain."""
+    import gzip
+
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    if magic == b"\x28\xb5\x2f\xfd":
+        import zstandard
+
+        import io
+
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)
+        return io.BufferedReader(raw)
+    return open(path, "rb")
+
+
+def _json(d) -> str:
+    import json
+
+    return json.dumps(d, ensure_ascii=False, sort_keys=True, default=str)

@@ -1,0 +1,110 @@
+"""Record files: JSONL (plain, .gz, .zst by magic bytes) and Parquet, for kinds jsonl, parquet, synthetic."""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
+from engine.schema import read_batch, stable_id
+
+
+def _as_str(v):
+    if v is None or isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)
+
+
+def record_row(rec: dict, source, fkey: str, n: int) -> dict:
+    """One record (a dict) -> one document row, by the source's field names."""
+    raw_id = rec.get(source.id_field)
+    key = str(raw_id) if raw_id not in (None, "") else f"{fkey}:{n}"
+    text = rec.get(source.text_field)
+    meta = {"file": fkey, "row": n, "key": key}
+    if source.kind == "synthetic":
+        meta.update({
+            "generator": _as_str(rec.get(source.generator_field)) or source.generator,
+            "prompt_id": _as_str(rec.get(source.prompt_field)),
+            "seed_doc_id": _as_str(rec.get(source.seed_doc_field)),
+        })
+    row = {"id": stable_id(source.name, key), "source": source.name, "kind": source.doc_kind,
+           "url": _as_str(rec.get(source.url_field)), "license": _as_str(rec.get(source.license_field)),
+           "meta": _json(meta)}
+    if not isinstance(text, str):
+        row.update(text=_as_str(text), reason="read:no_text" if text is None else "read:text_not_string")
+    else:
+        row["text"] = text
+    return row
+
+
+def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
+    fkey = relative_key(path, source)
+    rows = []
+    with open_maybe_compressed(path) as f:
+        n = -1
+        while True:
+            try:
+                line = f.readline()
+            except (EOFError, OSError) as e:   # truncated gzip/zstd: keep what was read, count the rest
+                rows.append({"id": stable_id(source.name, f"{fkey}:truncated"), "source": source.name,
+                             "meta": _json({"file": fkey, "row": n + 1, "error": str(e)[:300]}),
+                             "reason": "read:truncated"})
+                break
+            if not line:
+                break
+            n += 1
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line.decode("utf-8"))
+                if not isinstance(rec, dict):
+                    raise ValueError("record is not an object")
+                rows.append(record_row(rec, source, fkey, n))
+            except UnicodeDecodeError:
+                rows.append(_bad(source, fkey, n, line, "read:invalid_utf8"))
+            except ValueError:
+                rows.append(_bad(source, fkey, n, line, "read:bad_json"))
+            if len(rows) >= BATCH_ROWS:
+                yield read_batch(rows)
+                rows = []
+    if rows:
+        yield read_batch(rows)
+
+
+def _bad(source, fkey, n, raw: bytes, reason) -> dict:
+    return {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name,
+            "text": raw[:2000].decode("utf-8", "replace"), "meta": _json({"file": fkey, "row": n}),
+            "reason": reason}
+
+
+def read_parquet(path: str, source) -> Iterator[pa.RecordBatch]:
+    fkey = relative_key(path, source)
+    pf = pq.ParquetFile(path)
+    names = set(pf.schema_arrow.names)
+    wanted = [c for c in {source.text_field, source.id_field, source.url_field, source.license_field,
+                          *(getattr(source, a) for a in ("generator_field", "prompt_field", "seed_doc_field")
+                            if hasattr(source, a))} if c in names]
+    n = 0
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+        recs = batch.to_pylist()
+        yield read_batch([record_row(r, source, fkey, n + i) for i, r in enumerate(recs)])
+        n += len(recs)
+
+
+
+
+@reader("jsonl")
+def _jsonl(path, source):
+    return read_jsonl(path, source)
+
+
+@reader("parquet")
+def _parquet(path, source):
+    return read_parquet(path, source)
+
+
+@reader("synthetic")
+def _synthetic(path, source):
+    return read_parquet(path, source) if path.endswith(".parquet") else read_jsonl(path, source)

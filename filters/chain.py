@@ -1,0 +1,54 @@
+"""Apply an ordered list of filters to one Arrow table of documents (what a Spark task sees).
+
+Every filter scores every readable document, so each drop carries *all* the reasons it failed
+(`reasons`, for the audit's overlap of reasons) and `reason` is the first in spec order.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.schema import READ_SCHEMA
+from filters.base import Filter
+
+
+def chain_schema(filters: list[Filter], base: pa.Schema = READ_SCHEMA) -> pa.Schema:
+    """The output schema: the input columns, each new signal once, then `reasons`."""
+    fields = list(base)
+    names = set(base.names)
+    for f in filters:
+        for field in f.signal_fields():
+            if field.name not in names:
+                fields.append(field)
+                names.add(field.name)
+    fields.append(pa.field("reasons", pa.list_(pa.string())))
+    return pa.schema(fields)
+
+
+def apply_chain(filters: list[Filter], docs: pa.Table, schema: pa.Schema | None = None) -> pa.Table:
+    schema = schema or chain_schema(filters, docs.schema)
+    n = docs.num_rows
+    table = docs
+    read_ok = pc.is_null(docs.column("reason")) if "reason" in docs.column_names else pa.array([True] * n)
+    reason_cols: list[pa.Array] = []
+    for f in filters:
+        signals = f.score(table)
+        for name, arr in signals.items():
+            arr = pa.array(arr, type=schema.field(name).type) if not isinstance(arr, (pa.Array, pa.ChunkedArray)) else arr.cast(schema.field(name).type)
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, arr) if i >= 0 else table.append_column(name, arr)
+        if f.mode == "drop":
+            reason_cols.append(pc.if_else(read_ok, f.decide(table), pa.scalar(None, pa.string())))
+    # reasons: list of every failing reason, in spec order; reason: read failure first, else the first one
+    if reason_cols:
+        per_row = pa.Table.from_arrays(reason_cols, names=[str(i) for i in range(len(reason_cols))]).to_pylist()
+        reasons = pa.array([[r for r in row.values() if r is not None] or None for row in per_row], pa.list_(pa.string()))
+        first = pc.list_element(pc.fill_null(reasons, pa.scalar([None], pa.list_(pa.string()))), 0)
+    else:
+        reasons = pa.nulls(n, pa.list_(pa.string()))
+        first = pa.nulls(n, pa.string())
+    old = table.column("reason") if "reason" in table.column_names else pa.nulls(n, pa.string())
+    table = table.set_column(table.schema.get_field_index("reason"), "reason", pc.coalesce(old, first)) \
+        if "reason" in table.column_names else table.append_column("reason", first)
+    table = table.append_column("reasons", reasons)
+    return table.select(schema.names).cast(schema)

@@ -1,0 +1,31 @@
+"""The simplest real filter: document length in words and characters."""
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from filters.base import Filter, first_reason
+
+
+class Length(Filter):
+    kind: Literal["length"] = "length"
+    min_words: int = 1
+    max_words: int | None = None
+    min_chars: int = 1
+
+    signal_types: ClassVar[dict[str, pa.DataType]] = {"length_words": pa.int64(), "length_chars": pa.int64()}
+
+    def score(self, docs: pa.Table) -> dict[str, pa.Array]:
+        text = pc.fill_null(docs.column("text"), "")
+        words = pc.list_value_length(pc.utf8_split_whitespace(text))
+        return {"length_words": pc.cast(words, pa.int64()), "length_chars": pc.cast(pc.utf8_length(text), pa.int64())}
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        words, chars = table.column("length_words"), table.column("length_chars")
+        rules = [(pc.less(words, self.min_words), "length:too_few_words"),
+                 (pc.less(chars, self.min_chars), "length:too_few_chars")]
+        if self.max_words is not None:
+            rules.append((pc.greater(words, self.max_words), "length:too_many_words"))
+        return first_reason(table.num_rows, rules)

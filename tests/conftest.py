@@ -1,0 +1,29 @@
+"""Shared fixtures: the real test data folder and one local SparkSession for the whole run."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("TAMIS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data. Missing data skips locally but fails under CI (CI=true)."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"shared test data missing under CI: {p}")
+        pytest.skip(f"shared test data not found: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from engine.spark import get_spark
+
+    s = get_spark("local[2]", app_name="tamis-tests", shuffle_partitions=4)
+    yield s
+    s.stop()
