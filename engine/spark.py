@@ -54,6 +54,10 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
     from pyspark.sql import SparkSession
 
     master = master or os.environ.get("TAMIS_MASTER") or "local[*]"
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # no "hostname resolves to loopback" warning
+    log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
     builder = (SparkSession.builder.master(master).appName(app_name)
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.shuffle.partitions", str(shuffle_partitions or _default_partitions(master)))
@@ -65,7 +69,9 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
                .config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"])
                .config("spark.executorEnv.PYSPARK_PYTHON", sys.executable)
                .config("spark.python.worker.reuse", "true")
-               .config("spark.sql.parquet.compression.codec", "zstd"))
+               .config("spark.sql.parquet.compression.codec", "zstd")
+               .config("spark.driver.extraJavaOptions", java_opts)
+               .config("spark.executor.extraJavaOptions", java_opts))
     for k, v in (conf or {}).items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

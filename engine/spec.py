@@ -318,7 +318,16 @@ def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None,
     return spec
 
 
+def _expand(p: str) -> str:
+    """`${VAR}` in paths from the environment; tamis defines ${PYTHON_STDLIB} (this Python's standard library)."""
+    import sysconfig
+
+    env = {"PYTHON_STDLIB": sysconfig.get_paths()["stdlib"], **os.environ}
+    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), p)
+
+
 def _resolve(base: Path, p: str) -> str:
+    p = _expand(p)
     if re.match(r"^[a-z][a-z0-9+.-]*://", p):   # s3://, hdfs://, file:// stay as they are
         return p
     p = os.path.expanduser(p)

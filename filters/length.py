@@ -19,7 +19,7 @@ class Length(Filter):
 
     def score(self, docs: pa.Table) -> dict[str, pa.Array]:
         text = pc.fill_null(docs.column("text"), "")
-        words = pc.list_value_length(pc.utf8_split_whitespace(text))
+        words = pc.count_substring_regex(text, r"\S+")
         return {"length_words": pc.cast(words, pa.int64()), "length_chars": pc.cast(pc.utf8_length(text), pa.int64())}
 
     def decide(self, table: pa.Table) -> pa.Array:

@@ -1,0 +1,27 @@
+# tamis: `make demo` runs the example mix on embedded Spark; `make test` runs the test suite.
+VENV := .venv
+STAMP := $(VENV)/.tamis-installed
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/python mixes/sample/prepare.py
+	$(VENV)/bin/tamis validate mixes/demo.yaml
+	$(VENV)/bin/tamis run mixes/demo.yaml --overwrite
+
+test: setup
+	$(VENV)/bin/python -m pytest -q -ra
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not spark and not slow"
+
+bench: setup
+	$(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf out .pytest_cache

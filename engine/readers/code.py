@@ -1,0 +1,519 @@
+"""Source code (kind `code`): The Stack-style dumps and repository trees or archives, one document per file.
+
+Inputs, by what the path is:
+- a Parquet file, or JSONL (plain / .gz / .zst): one row per file, columns named by the source's
+  `content_field`, `path_field`, `repo_field`, `license_field`, `lang_field` (The Stack v1 names by
+  default); `hexsha`, `size` and `max_stars_repo_head_hexsha` are used when present;
+- a folder (a checked-out repository), or a `.tar[.gz|.bz2|.xz]` / `.tgz` / `.zip` archive of one or
+  more repositories. The repo name is the folder's or archive's name; when every path in an archive sits
+  under one top folder (GitHub's `repo-main/`), that folder is dropped from the paths. VCS internals
+  (`.git/`, `.hg/`, `.svn/`) and links are skipped silently.
+
+Each file is a `code` document, or a counted reject with one of these reasons (text null, or its first
+2000 characters where it was read):
+`code:too_large` (over `max_file_bytes`, not read), `code:lock_file` (package-lock.json, yarn.lock,
+Cargo.lock, poetry.lock, ...), `code:vendored` (a path under vendor/, node_modules/, third_party/, ...),
+`code:binary` (NUL bytes, or not UTF-8/UTF-16 text), `code:minified` (`.min.js`-style names, or lines
+over 1000 characters averaging over 100 — The Stack's own thresholds, both at once),
+`code:unknown_language` (no language column and an extension/file name not in `EXTENSIONS`),
+`code:empty` (nothing but whitespace). Unreadable archives: `read:bad_archive` / `read:truncated`.
+
+id = stable_id(source, "<repo>/<path>@<git blob sha1>") — the dump's `hexsha` when it has one, computed
+from the bytes otherwise (the same value git and The Stack use), so two versions of a file are two
+documents. license: the dump's license list comma-joined; for trees/archives, an SPDX id recognised in a
+top-level LICENSE/COPYING file, else null. meta: repo, path, code_lang, size (bytes), ext, hexsha,
+file (the input's relative key).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import zipfile
+import zlib
+from typing import Iterator
+
+import pyarrow as pa
+
+from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
+from engine.schema import read_batch, stable_id
+
+EXCERPT = 2000
+BATCH_TEXT_BYTES = 64 << 20
+
+EXTENSIONS = {
+    "py": "Python", "pyi": "Python", "pyw": "Python", "pyx": "Cython", "pxd": "Cython", "pxi": "Cython",
+    "ipynb": "Jupyter Notebook", "c": "C", "h": "C", "cc": "C++", "cpp": "C++", "cxx": "C++", "c++": "C++",
+    "hh": "C++", "hpp": "C++", "hxx": "C++", "h++": "C++", "ipp": "C++", "inl": "C++", "cu": "CUDA", "cuh": "CUDA",
+    "m": "Objective-C", "mm": "Objective-C++", "cs": "C#", "java": "Java", "kt": "Kotlin", "kts": "Kotlin",
+    "scala": "Scala", "sc": "Scala", "groovy": "Groovy", "gradle": "Groovy", "clj": "Clojure", "cljs": "Clojure",
+    "cljc": "Clojure", "edn": "Clojure", "go": "Go", "rs": "Rust", "swift": "Swift", "js": "JavaScript",
+    "mjs": "JavaScript", "cjs": "JavaScript", "jsx": "JavaScript", "ts": "TypeScript", "tsx": "TypeScript",
+    "mts": "TypeScript", "cts": "TypeScript", "vue": "Vue", "svelte": "Svelte", "php": "PHP", "phtml": "PHP",
+    "rb": "Ruby", "rake": "Ruby", "gemspec": "Ruby", "pl": "Perl", "pm": "Perl", "t": "Perl", "lua": "Lua",
+    "r": "R", "jl": "Julia", "hs": "Haskell", "lhs": "Haskell", "ml": "OCaml", "mli": "OCaml", "fs": "F#",
+    "fsi": "F#", "fsx": "F#", "ex": "Elixir", "exs": "Elixir", "erl": "Erlang", "hrl": "Erlang", "elm": "Elm",
+    "dart": "Dart", "nim": "Nim", "zig": "Zig", "d": "D", "v": "Verilog", "sv": "SystemVerilog", "svh": "SystemVerilog",
+    "vhd": "VHDL", "vhdl": "VHDL", "f": "Fortran", "f90": "Fortran", "f95": "Fortran", "f03": "Fortran",
+    "for": "Fortran", "pas": "Pascal", "pp": "Pascal", "ada": "Ada", "adb": "Ada", "ads": "Ada", "cob": "COBOL",
+    "cbl": "COBOL", "lisp": "Common Lisp", "lsp": "Common Lisp", "el": "Emacs Lisp", "scm": "Scheme",
+    "ss": "Scheme", "rkt": "Racket", "pro": "Prolog", "sol": "Solidity", "asm": "Assembly", "s": "Assembly",
+    "nasm": "Assembly", "sh": "Shell", "bash": "Shell", "zsh": "Shell", "ksh": "Shell", "fish": "fish",
+    "ps1": "PowerShell", "psm1": "PowerShell", "bat": "Batchfile", "cmd": "Batchfile", "awk": "Awk",
+    "sql": "SQL", "psql": "SQL", "html": "HTML", "htm": "HTML", "xhtml": "HTML", "css": "CSS", "scss": "SCSS",
+    "sass": "Sass", "less": "Less", "styl": "Stylus", "xml": "XML", "xsd": "XML", "xsl": "XSLT", "xslt": "XSLT",
+    "svg": "SVG", "json": "JSON", "jsonc": "JSON", "json5": "JSON5", "yaml": "YAML", "yml": "YAML", "toml": "TOML",
+    "ini": "INI", "cfg": "INI", "conf": "INI", "properties": "INI", "md": "Markdown", "markdown": "Markdown",
+    "rst": "reStructuredText", "tex": "TeX", "sty": "TeX", "cls": "TeX", "bib": "BibTeX", "adoc": "AsciiDoc",
+    "org": "Org", "proto": "Protocol Buffer", "thrift": "Thrift", "graphql": "GraphQL", "gql": "GraphQL",
+    "cmake": "CMake", "mk": "Makefile", "mak": "Makefile", "dockerfile": "Dockerfile", "tf": "HCL", "hcl": "HCL",
+    "nix": "Nix", "rl": "Ragel", "y": "Yacc", "yy": "Yacc", "l": "Lex", "g4": "ANTLR", "pyj": "Python",
+    "coffee": "CoffeeScript", "hx": "Haxe", "purs": "PureScript", "idr": "Idris", "agda": "Agda", "lean": "Lean",
+    "v.py": "Python", "sage": "Sage", "mat": "MATLAB", "jinja": "Jinja", "j2": "Jinja", "twig": "Twig",
+    "hbs": "Handlebars", "mustache": "Mustache", "ejs": "EJS", "erb": "HTML+ERB", "haml": "Haml", "pug": "Pug",
+    "vim": "Vim Script", "tcl": "Tcl", "cr": "Crystal", "gd": "GDScript", "glsl": "GLSL", "hlsl": "HLSL",
+    "wgsl": "WGSL", "cl": "OpenCL", "ino": "Arduino", "applescript": "AppleScript", "vb": "Visual Basic",
+    "bas": "Visual Basic", "vbs": "VBScript", "sas": "SAS", "stan": "Stan", "smali": "Smali", "mojo": "Mojo",
+}
+FILENAMES = {
+    "makefile": "Makefile", "gnumakefile": "Makefile", "dockerfile": "Dockerfile", "containerfile": "Dockerfile",
+    "cmakelists.txt": "CMake", "rakefile": "Ruby", "gemfile": "Ruby", "vagrantfile": "Ruby", "podfile": "Ruby",
+    "jenkinsfile": "Groovy", "build": "Starlark", "build.bazel": "Starlark", "workspace": "Starlark",
+    "sconstruct": "Python", "sconscript": "Python", "justfile": "Just", "meson.build": "Meson",
+    ".bashrc": "Shell", ".zshrc": "Shell", ".profile": "Shell",
+}
+LOCK_FILES = {
+    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "cargo.lock",
+    "poetry.lock", "pipfile.lock", "pdm.lock", "uv.lock", "conda-lock.yml", "gemfile.lock", "composer.lock",
+    "go.sum", "mix.lock", "pubspec.lock", "podfile.lock", "packages.lock.json", "paket.lock", "flake.lock",
+    "gradle.lockfile", "cartfile.resolved", "package.resolved", "shard.lock", "stack.yaml.lock",
+    "deno.lock", "bazel.lock", "module.bazel.lock", "manifest.toml.lock", "renv.lock",
+}
+VENDORED_DIRS = {
+    "vendor", "vendors", "vendored", "_vendor", "node_modules", "bower_components", "jspm_packages",
+    "third_party", "third-party", "thirdparty", "3rdparty", "3rd_party", "site-packages", "dist-packages",
+    "pods", "carthage", ".yarn", ".venv", "venv", ".tox", "__pypackages__",
+}
+SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS"}
+_MIN_NAME = re.compile(r"[.-]min\.(js|css|mjs)$|\.bundle\.js$|\.(js|css)\.map$", re.I)
+
+
+def code_language(path: str) -> str | None:
+    """Programming language from the file name (extension table), or None."""
+    base = os.path.basename(path)
+    lang = FILENAMES.get(base.lower())
+    if lang:
+        return lang
+    if "." not in base.strip("."):
+        return None
+    return EXTENSIONS.get(base.rsplit(".", 1)[1].lower())
+
+
+def git_blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def classify(path: str, size: int | None, max_bytes: int) -> str | None:
+    """Rejection reason from the path and size alone (before reading the content)."""
+    if size is not None and size > max_bytes:
+        return "code:too_large"
+    parts = path.replace("\\", "/").split("/")
+    if parts[-1].lower() in LOCK_FILES:
+        return "code:lock_file"
+    if any(p.lower() in VENDORED_DIRS for p in parts[:-1]):
+        return "code:vendored"
+    return None
+
+
+def decode_source(data: bytes) -> str | None:
+    """Text of a source file, or None when it is binary (NUL bytes, not UTF-8/UTF-16)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def is_minified(path: str, text: str) -> bool:
+    if _MIN_NAME.search(path):
+        return True
+    if len(text) < 1000:
+        return False
+    lines = text.split("\n")
+    longest = max(map(len, lines))
+    return longest > 1000 and len(text) / len(lines) > 100
+
+
+def _license_name(s) -> str | None:
+    if s is None:
+        return None
+    if isinstance(s, (list, tuple)):
+        vals = [str(x) for x in s if x not in (None, "")]
+        return ", ".join(vals) if vals else None
+    if isinstance(s, str) and s.startswith("[") and s.endswith("]"):
+        try:
+            return _license_name(json.loads(s))
+        except ValueError:
+            pass
+    return str(s) or None
+
+
+_SPDX = [
+    ("Apache-2.0", r"apache license\s*,?\s*version 2\.0|apache-2\.0"),
+    ("MIT", r"permission is hereby granted, free of charge"),
+    ("GPL-3.0", r"gnu general public license\s*version 3|gpl-3\.0"),
+    ("GPL-2.0", r"gnu general public license\s*version 2|gpl-2\.0"),
+    ("LGPL-3.0", r"gnu lesser general public license\s*version 3"),
+    ("LGPL-2.1", r"gnu lesser general public license\s*version 2\.1"),
+    ("AGPL-3.0", r"gnu affero general public license"),
+    ("MPL-2.0", r"mozilla public license,?\s*v(ersion)?\.? 2\.0"),
+    ("BSD-3-Clause", r"neither the name of .{0,200} nor the names of (its|the) contributors"),
+    ("BSD-2-Clause", r"redistributions in binary form must reproduce the above copyright"),
+    ("ISC", r"permission to use, copy, modify, and/or distribute this software for any purpose"),
+    ("Unlicense", r"this is free and unencumbered software released into the public domain"),
+    ("CC0-1.0", r"cc0 1\.0 universal"),
+]
+
+
+def detect_license(text: str) -> str | None:
+    t = re.sub(r"\s+", " ", text[:20000].lower())
+    for spdx, pat in _SPDX:
+        if re.search(pat, t):
+            return spdx
+    return None
+
+
+def _is_license_file(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1].lower()
+    return "/" not in path and (base.startswith("license") or base.startswith("licence") or base.startswith("copying"))
+
+
+# ------------------------------------------------------------------ rows
+
+
+class _Out:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.size = 0
+
+    def add(self, row) -> pa.RecordBatch | None:
+        self.rows.append(row)
+        self.size += len(row.get("text") or "")
+        if len(self.rows) >= BATCH_ROWS or self.size >= BATCH_TEXT_BYTES:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self.rows:
+            return None
+        b, self.rows, self.size = read_batch(self.rows), [], 0
+        return b
+
+
+def file_row(source, fkey: str, repo: str | None, path: str | None, *, data: bytes | None = None,
+             text: str | None = None, size: int | None = None, sha: str | None = None,
+             lang: str | None = None, license: str | None = None, url: str | None = None,
+             pre_reason: str | None = None) -> dict:
+    """One file -> one row (a document, or a reject with its code:* reason)."""
+    if text is None and data is not None:
+        text = decode_source(data)
+        binary = text is None
+    else:
+        binary = text is not None and "\x00" in text[:8192]
+    if size is None:
+        size = len(data) if data is not None else (len(text.encode("utf-8", "surrogatepass")) if text is not None else None)
+    if sha is None:
+        if data is not None:
+            sha = git_blob_sha(data)
+        elif text is not None:
+            sha = git_blob_sha(text.encode("utf-8", "surrogatepass"))
+    p = path or ""
+    lang = lang or code_language(p)
+    reason = (pre_reason or classify(p, size, source.max_file_bytes)) if p else pre_reason
+    if reason is None and size is not None and size > source.max_file_bytes:
+        reason = "code:too_large"
+    if reason is None and binary:
+        reason = "code:binary"
+    if reason is None and text is not None and is_minified(p, text):
+        reason = "code:minified"
+    if reason is None and lang is None:
+        reason = "code:unknown_language"
+    if reason is None and (text is None or not text.strip()):
+        reason = "code:empty"
+    key = f"{repo or ''}/{p}@{sha}" if p else f"{repo or ''}@{sha}"
+    ext = os.path.basename(p).rsplit(".", 1)[1].lower() if "." in os.path.basename(p).strip(".") else None
+    meta = {"repo": repo, "path": path, "code_lang": lang, "size": size, "ext": ext, "hexsha": sha, "file": fkey}
+    if reason in ("code:binary", "code:too_large"):
+        out_text = None
+    elif reason is not None:
+        out_text = (text or "")[:EXCERPT] or None
+    else:
+        out_text = text
+    return {"id": stable_id(source.name, key), "source": source.name, "kind": "code", "text": out_text,
+            "url": url, "license": license, "meta": _json(meta), "reason": reason}
+
+
+# ------------------------------------------------------------------ dumps
+
+
+def _dump_records(path: str, source, wanted: list[str]) -> Iterator[list[dict]]:
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        cols = [c for c in wanted if c in set(pf.schema_arrow.names)]
+        for batch in pf.iter_batches(batch_size=256, columns=cols):
+            yield batch.to_pylist()
+        return
+    recs = []
+    with open_maybe_compressed(path) as f:
+        for n, line in enumerate(f):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError
+            except ValueError:
+                rec = {"__bad_line__": n, "__raw__": line[:EXCERPT]}
+            recs.append(rec)
+            if len(recs) >= 256:
+                yield recs
+                recs = []
+    if recs:
+        yield recs
+
+
+def read_dump(path: str, source) -> Iterator[pa.RecordBatch]:
+    fkey = relative_key(path, source)
+    wanted = [source.content_field, source.path_field, source.repo_field, source.license_field,
+              source.lang_field, "hexsha", "size", "max_stars_repo_head_hexsha"]
+    out = _Out()
+    n = 0
+    for recs in _dump_records(path, source, wanted):
+        for rec in recs:
+            if "__bad_line__" in rec:
+                row = {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
+                       "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
+                       "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": "read:bad_json"}
+            else:
+                content = rec.get(source.content_field)
+                repo, p = rec.get(source.repo_field), rec.get(source.path_field)
+                head = rec.get("max_stars_repo_head_hexsha")
+                url = (f"https://github.com/{repo}/blob/{head}/{p}"
+                       if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
+                size = rec.get("size")
+                kw = dict(text=content, data=None) if isinstance(content, str) else dict(
+                    data=bytes(content) if isinstance(content, (bytes, bytearray)) else None)
+                if content is None:
+                    row = {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
+                           "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
+                else:
+                    row = file_row(source, fkey, repo and str(repo), p and str(p), size=size if isinstance(size, int) else None,
+                                   sha=rec.get("hexsha") or None, lang=rec.get(source.lang_field) or None,
+                                   license=_license_name(rec.get(source.license_field)), url=url, **kw)
+            n += 1
+            b = out.add(row)
+            if b is not None:
+                yield b
+    b = out.flush()
+    if b is not None:
+        yield b
+
+
+# ------------------------------------------------------------------ trees and archives
+
+
+def _archive_stem(path: str) -> str:
+    base = os.path.basename(path.rstrip("/"))
+    for ext in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip"):
+        if base.lower().endswith(ext):
+            return base[: -len(ext)]
+    return base
+
+
+def _skip_path(rel: str) -> bool:
+    return any(part in SKIP_DIRS for part in rel.split("/")[:-1]) or rel.split("/")[-1] in SKIP_DIRS
+
+
+def _common_top(names: list[str]) -> str | None:
+    tops = {n.split("/", 1)[0] for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):
+        return tops.pop()
+    return None
+
+
+def _tree_entries(root: str):
+    """(relative path, size, opener) for the files of a folder, sorted, links and VCS dirs skipped."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d)))
+        for fn in sorted(filenames):
+            full = os.path.join(dirpath, fn)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            yield rel, os.path.getsize(full), (lambda full=full: open(full, "rb"))
+
+
+def read_tree(path: str, source) -> Iterator[pa.RecordBatch]:
+    root = path.rstrip("/")
+    fkey = relative_key(root, source)
+    repo = os.path.basename(root)
+    license = None
+    for rel, size, opener in _tree_entries(root):
+        if _is_license_file(rel) and size < 200_000:
+            with opener() as f:
+                license = detect_license(f.read().decode("utf-8", "replace"))
+            if license:
+                break
+    yield from _emit(source, fkey, repo, license, _tree_entries(root), strip=None)
+
+
+def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool = False) -> Iterator[pa.RecordBatch]:
+    out = _Out()
+    for rel, size, opener in entries:
+        if strip:
+            rel = rel[len(strip) + 1:]
+        if not rel or _skip_path(rel):
+            continue
+        pre = classify(rel, size, source.max_file_bytes)
+        if pre == "code:too_large":
+            row = file_row(source, fkey, repo, rel, size=size, license=license, pre_reason=pre)
+        else:
+            try:
+                with opener() as f:
+                    data = f.read(source.max_file_bytes + 1)
+            except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+                if quiet:   # the archive-level error row already counts it
+                    continue
+                row = {"id": stable_id(source.name, f"{repo}/{rel}:unreadable"), "source": source.name,
+                       "kind": "code", "meta": _json({"repo": repo, "path": rel, "file": fkey, "error": str(e)[:300]}),
+                       "reason": "read:truncated" if isinstance(e, EOFError) else "read:bad_archive"}
+                b = out.add(row)
+                if b is not None:
+                    yield b
+                continue
+            row = file_row(source, fkey, repo, rel, data=data, size=size, license=license, pre_reason=pre)
+        b = out.add(row)
+        if b is not None:
+            yield b
+    b = out.flush()
+    if b is not None:
+        yield b
+
+
+def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
+    fkey = relative_key(path, source)
+    repo = _archive_stem(path)
+    # pass 1: names (for the common top folder) and the license file; pass 2: the files, streaming
+    names, license_text = [], None
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            for m in tf:
+                if m.isfile():
+                    names.append(m.name.lstrip("./"))
+                    if _is_license_file(names[-1].split("/", 1)[-1] if "/" in names[-1] else names[-1]) \
+                            and m.size < 200_000 and license_text is None:
+                        license_text = tf.extractfile(m).read().decode("utf-8", "replace")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        broken = True
+        yield _archive_error(source, fkey, path, e, names)
+        if not names:
+            return
+    else:
+        broken = False
+    strip = _common_top(names)
+    license = detect_license(license_text) if license_text else None
+
+    def entries():
+        try:
+            with tarfile.open(path, "r|*") as tf:   # stream mode: one sequential pass
+                for m in tf:
+                    if m.isfile():
+                        yield m.name.lstrip("./"), m.size, (lambda m=m: _Closing(tf.extractfile(m)))
+        except (tarfile.TarError, OSError, EOFError, zlib.error):
+            return   # reported by pass 1
+    yield from _emit(source, fkey, repo, license, entries(), strip, quiet=broken)
+
+
+class _Closing:
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self.f
+
+    def __exit__(self, *a):
+        if self.f is not None:
+            self.f.close()
+
+
+def read_zip(path: str, source) -> Iterator[pa.RecordBatch]:
+    fkey = relative_key(path, source)
+    repo = _archive_stem(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        yield _archive_error(source, fkey, path, e, [])
+        return
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir() and not _zip_is_link(i)]
+        names = [i.filename for i in infos]
+        strip = _common_top(names)
+        license = None
+        for i in infos:
+            rel = i.filename[len(strip) + 1:] if strip else i.filename
+            if _is_license_file(rel) and i.file_size < 200_000:
+                try:
+                    license = detect_license(zf.read(i).decode("utf-8", "replace"))
+                except Exception:   # noqa: BLE001
+                    license = None
+                break
+        entries = ((i.filename, i.file_size, (lambda i=i: zf.open(i))) for i in infos)
+        yield from _emit(source, fkey, repo, license, entries, strip)
+
+
+def _zip_is_link(info) -> bool:
+    return (info.external_attr >> 16) & 0o170000 == 0o120000
+
+
+def _archive_error(source, fkey, path, e, names) -> pa.RecordBatch:
+    reason = "read:truncated" if isinstance(e, EOFError) or "unexpected end" in str(e).lower() else "read:bad_archive"
+    return read_batch([{"id": stable_id(source.name, f"{fkey}:archive_error"), "source": source.name, "kind": "code",
+                        "meta": _json({"file": fkey, "error": f"{type(e).__name__}: {str(e)[:300]}",
+                                       "files_listed": len(names)}), "reason": reason}])
+
+
+@reader("code")
+def read_code(path: str, source) -> Iterator[pa.RecordBatch]:
+    if os.path.isdir(path):
+        yield from read_tree(path, source)
+        return
+    low = path.lower()
+    if os.path.getsize(path) == 0:
+        yield read_batch([{"id": stable_id(source.name, f"{relative_key(path, source)}:empty"), "source": source.name,
+                           "kind": "code", "meta": _json({"file": relative_key(path, source)}),
+                           "reason": "read:empty_file"}])
+        return
+    with open(path, "rb") as f:
+        magic = f.read(512)
+    if low.endswith(".zip") or magic[:4] == b"PK\x03\x04":
+        yield from read_zip(path, source)
+    elif low.endswith((".parquet",)) or magic[:4] == b"PAR1":
+        yield from read_dump(path, source)
+    elif low.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")) or \
+            (len(magic) > 262 and magic[257:262] == b"ustar"):
+        yield from read_tar(path, source)
+    else:
+        yield from read_dump(path, source)   # JSONL (plain, .gz, .zst)
