@@ -76,11 +76,41 @@ def check_output(spec: MixSpec, overwrite: bool):
         raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
 
 
+def prepare(spark, spec: MixSpec, say=lambda *_: None):
+    """Stages 1-2: annotated documents (read + filters + tokens), then dedup; each reused when done before.
+
+    Returns (DataFrame of every record with `reason` null for the kept ones, {stage: reused}, work dir).
+    """
+    from engine.pipeline import annotate_source
+
+    keys = stage_keys(spec)
+    work = work_dir(spec)
+    reused: dict[str, bool] = {}
+
+    say("annotate", "reading and filtering")
+
+    def annotated():
+        dfs = [annotate_source(spark, spec, s) for s in spec.sources]
+        df = dfs[0]
+        for d in dfs[1:]:
+            df = df.unionByName(d, allowMissingColumns=True)
+        return df
+
+    df = _stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
+    if spec.dedup:
+        say("dedup", "exact and near-duplicate detection")
+        from engine.dedup import dedup
+
+        base = df
+        df = _stage(spark, os.path.join(work, f"dedup-{keys['dedup']}"), lambda: dedup(base, spec.dedup),
+                    reused, "dedup")
+    return df, reused, work
+
+
 def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progress=None) -> dict:
     from pyspark.sql import functions as F
 
     from engine.mix import apply_mix, available_tokens, plan_mix
-    from engine.pipeline import annotate_source
     from engine.spark import get_spark
     from engine.write import shard_count, write_shards
 
@@ -95,30 +125,7 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
     os.makedirs(tmp)
     try:
         spark = get_spark(master, conf=spec.spark)
-        keys = stage_keys(spec)
-        work = work_dir(spec)
-        reused: dict[str, bool] = {}
-
-        # 1. read + filters + tokens, every source in one DataFrame
-        say("annotate", "reading and filtering")
-
-        def annotated():
-            dfs = [annotate_source(spark, spec, s) for s in spec.sources]
-            df = dfs[0]
-            for d in dfs[1:]:
-                df = df.unionByName(d, allowMissingColumns=True)
-            return df
-
-        df = _stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
-
-        # 2. dedup over the documents still kept
-        if spec.dedup:
-            say("dedup", "exact and near-duplicate detection")
-            from engine.dedup import dedup
-
-            base = df
-            df = _stage(spark, os.path.join(work, f"dedup-{keys['dedup']}"), lambda: dedup(base, spec.dedup),
-                        reused, "dedup")
+        df, reused, work = prepare(spark, spec, say)
 
         # 3. counts per source and reason (aggregates only, never documents)
         reason_key = F.when(F.col("reason").startswith("duplicate:"), F.lit("duplicate")).otherwise(F.col("reason"))
