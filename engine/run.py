@@ -57,21 +57,89 @@ def work_dir(spec: MixSpec) -> str:
     return spec.output.work_dir or spec.output.path.rstrip("/") + ".work"
 
 
+def stage_complete(path: str) -> bool:
+    """A stage folder only ever appears under its final name complete (see `_stage`)."""
+    return os.path.isfile(os.path.join(path, "_SUCCESS"))
+
+
+def _stage_tmp_prefix(path: str) -> str:
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-")
+
+
+def _clean_stale_stage_tmp(path: str):
+    """Remove build folders of this stage left by killed runs: on this host, of a process no longer alive."""
+    import socket
+
+    host = socket.gethostname()
+    for d in glob.glob(glob.escape(_stage_tmp_prefix(path)) + "*"):
+        parts = d[len(_stage_tmp_prefix(path)):].rsplit("-", 2)
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(d, ignore_errors=True)
+        elif time.time() - os.path.getmtime(d) > 7 * 86400:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _stage(spark, path: str, build, reused: dict, name: str):
-    """Read the stage's Parquet when a completed one exists, else build it, write it, and read it back."""
-    if os.path.exists(os.path.join(path, "_SUCCESS")):
+    """Read the stage's Parquet when a completed one exists, else build it, write it, and read it back.
+
+    The stage is written to a hidden sibling (`.<stage>.tmp-<host>-<pid>-<rand>`) and renamed to its final
+    name only after Spark committed every task and `_SUCCESS` exists, so a folder under the final name is
+    always complete: a run killed mid-stage leaves only a hidden build folder, removed by the next run.
+    """
+    if stage_complete(path):
         reused[name] = True
         return spark.read.parquet(path)
     reused[name] = False
-    build().write.mode("overwrite").parquet(path)
+    import socket
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    _clean_stale_stage_tmp(path)
+    tmp = f"{_stage_tmp_prefix(path)}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        build().write.mode("overwrite").parquet(tmp)
+        Path(tmp, "_SUCCESS").touch()            # also when the committer is told not to write it
+        if os.path.lexists(path):                # an incomplete folder from an older tamis: never trusted
+            shutil.rmtree(path)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not stage_complete(path):         # a concurrent run of the same stage finished first: fine
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return spark.read.parquet(path)
 
 
 # ---------------------------------------------------------------- run
 
 
+class UnsafePath(OutputExists):
+    """An output, work dir or input path that tamis refuses (exit 2, one line)."""
+
+
+def check_paths(spec: MixSpec):
+    from engine.spec import path_problems
+
+    problems = path_problems(spec)
+    if problems:
+        raise UnsafePath(problems[0][1])
+
+
 def check_output(spec: MixSpec, overwrite: bool):
     out = spec.output.path
+    check_paths(spec)
     if os.path.exists(out) and os.listdir(out) and not overwrite:
         raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
 
@@ -97,6 +165,13 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
         return df
 
     df = _stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
+    from engine.thresholds import apply_global_thresholds, deferred
+
+    if any(deferred(s.filters) for s in spec.sources):   # source-wide thresholds (quality top_percent)
+        say("thresholds", "source-wide quantile thresholds")
+        base = df
+        df = _stage(spark, os.path.join(work, f"thresholds-{keys['annotate']}"),
+                    lambda: apply_global_thresholds(base, spec)[0], reused, "thresholds")
     if spec.dedup:
         say("dedup", "exact and near-duplicate detection")
         from engine.dedup import dedup
@@ -141,7 +216,8 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
         say("mix", "planning the token budget")
         kept = df.where(F.col("reason").isNull())
         available = available_tokens(kept, spec)
-        plan = plan_mix(spec, available)
+        plan = plan_mix(spec, available)          # raises InfeasibleMix before anything is written
+        say("mix", "sampling documents by hash(seed, id)")
         mixed = apply_mix(kept, spec, plan).drop("reason", "reasons")
 
         # 5. shards, rejects, manifest
@@ -149,8 +225,9 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
         text_bytes = kept.agg(F.sum(F.length("text"))).first()[0] or 0
         n_shards = shard_count(int(text_bytes * plan.expected_ratio), spec.output.shard_mb)
         shards = write_shards(mixed, tmp, spec.seed, n_shards)
-        realized = mixed.groupBy("source", *plan.group_cols).agg(
-            F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"), F.max("epoch").alias("max_epoch")).collect()
+        from engine.mix import realized_tokens
+
+        realized = realized_tokens(mixed, spec)   # per leaf: docs, tokens, synthetic tokens, max epoch
         reject_shards = []
         if spec.output.keep_rejects:
             say("write", "writing rejects")
@@ -173,13 +250,25 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
 
 
 def _clean_stale_tmp(out: str):
-    """Remove build folders that a killed run left next to the output (they never hold committed data)."""
-    for d in glob.glob(os.path.join(os.path.dirname(out) or ".", f".{os.path.basename(out)}.tmp-*")):
+    """Remove build folders that a killed run left next to the output (they never hold committed data).
+
+    A run killed between the two renames of `_commit` leaves the previous output as `.<name>.old-*` and
+    nothing at `<path>`: that previous output is put back first.
+    """
+    pattern = os.path.join(glob.escape(os.path.dirname(out) or "."), glob.escape(f".{os.path.basename(out)}"))
+    olds = sorted(glob.glob(pattern + ".old-*"), key=os.path.getmtime)
+    if olds and not os.path.lexists(out) and os.path.exists(os.path.join(olds[-1], "_SUCCESS")):
+        os.rename(olds.pop(), out)
+    for d in glob.glob(pattern + ".tmp-*") + olds:
         shutil.rmtree(d, ignore_errors=True)
 
 
 def _commit(tmp: str, out: str, overwrite: bool):
     """Move the finished output into place: a rename on the same filesystem, never a partial copy."""
+    for f in glob.glob(os.path.join(glob.escape(tmp), "**", "*.inprogress"), recursive=True):
+        os.remove(f)                             # a killed task attempt's file; its retry wrote the shard
+    if os.path.dirname(os.path.realpath(out)) == os.path.realpath(out) or os.path.realpath(out) == os.path.expanduser("~"):
+        raise UnsafePath(f"refusing to replace {out}")
     old = None
     if os.path.exists(out):
         if not overwrite and os.listdir(out):
@@ -243,6 +332,13 @@ def build_manifest(spec, counts, skips, plan, realized, shards, reject_shards, r
         "work_dir": work,
         "sources": per_source,
         "leaves": plan.manifest_leaves(realized),
+        "mix": {"mode": plan.mode, "target_tokens": plan.target_tokens,
+                "requested_tokens": plan.requested_tokens,
+                "synthetic_max_share": plan.synthetic_max_share, "synthetic_capped": plan.synthetic_capped,
+                "synthetic_share_requested": round(plan.synthetic_share, 6),
+                "synthetic_share_realized": round(sum(r.get("synthetic_tokens") or 0 for r in realized)
+                                                  / (sum(r["tokens"] or 0 for r in realized) or 1), 6),
+                "notes": plan.notes},
         "totals": {
             "docs_read": sum(v["docs_read"] for v in per_source.values()),
             "docs_written": sum(sh["rows"] for sh in shards),

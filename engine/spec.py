@@ -306,11 +306,24 @@ def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None,
         spec.output.work_dir = _resolve(base, spec.output.work_dir)
     for i, s in enumerate(spec.sources):
         s.paths = [_resolve(base, p) for p in s.paths]
+        s.filters = [_resolve_filter_paths(base, f) for f in s.filters]
+        if check_paths:
+            for j, f in enumerate(s.filters):
+                for name in FILTER_PATH_PARAMS:
+                    v = getattr(f, name, None)
+                    values = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
+                    for x in values:
+                        if isinstance(x, str) and "://" not in x and not glob.glob(x):
+                            path = ("sources", i, "filters", j, name)
+                            problems.append(f"{filename}:{where(path)}: {_fmt_path(path)}: no such file: {x}")
         if check_paths:
             for j, p in enumerate(s.paths):
                 if not glob.glob(p):
                     path = ("sources", i, "paths", j) if ("sources", i, "paths", j) in lines else ("sources", i, "paths")
                     problems.append(f"{filename}:{where(path)}: {_fmt_path(('sources', i, 'paths', j))}: no such file: {p}")
+    if check_paths:
+        problems += [f"{filename}:{where(path)}: {_fmt_path(path)}: {msg}"
+                     for path, msg in path_problems(spec, str(base), check_inputs=not problems)]
     if problems:
         raise SpecError(problems)
     spec.spec_sha256 = hashlib.sha256(text.encode()).hexdigest()
@@ -334,12 +347,92 @@ def _resolve(base: Path, p: str) -> str:
     return p if os.path.isabs(p) else str((base / p).resolve())
 
 
+FILTER_PATH_PARAMS = ("model", "benchmarks", "wordlists", "domain_lists")
+
+
+def _resolve_filter_paths(base: Path, f):
+    """Files named in filter parameters resolve against the spec's folder, like source paths."""
+    update = {}
+    for name in FILTER_PATH_PARAMS:
+        v = getattr(f, name, None)
+        if isinstance(v, str):
+            update[name] = _resolve(base, v)
+        elif isinstance(v, list):
+            update[name] = [_resolve(base, x) if isinstance(x, str) else x for x in v]
+        elif isinstance(v, dict):
+            update[name] = {k: _resolve(base, x) if isinstance(x, str) else x for k, x in v.items()}
+    return f.model_copy(update=update) if update else f
+
+
 def load_spec(path: str, check_paths: bool = True) -> MixSpec:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise SpecError([f"{path}:0: (file): cannot read spec: {e.strerror}"]) from None
     return parse_spec(text, filename=path, base_dir=str(Path(path).resolve().parent), check_paths=check_paths)
+
+
+# ---------------------------------------------------------------- path safety
+
+
+def _is_within(path: str, folder: str) -> bool:
+    """`path` is `folder` or inside it (both real, absolute paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def path_problems(spec: MixSpec, spec_dir: str | None = None, check_inputs: bool = True) -> list[tuple]:
+    """What makes a spec's paths unsafe or unusable, as (field path, message) pairs.
+
+    The output folder is replaced wholesale by `--overwrite` (and renamed away on commit), so it must not be
+    a filesystem root or mount point, the home folder, the spec's folder, the working folder or any folder
+    above them, nor a folder holding the spec's inputs; the work dir must not be inside the output (nor the
+    output inside it). Inputs must be readable; the output's nearest existing folder must be writable.
+    """
+    out_field, work_field = ("output", "path"), ("output", "work_dir")
+    out = spec.output.path
+    if "://" in out:
+        return []
+    problems = []
+    real = os.path.realpath(out)
+    protected = {"the home folder": os.path.expanduser("~"), "the working folder": os.getcwd()}
+    if spec_dir or (spec.spec_path and os.path.exists(spec.spec_path)):
+        protected["the spec's folder"] = spec_dir or os.path.dirname(os.path.abspath(spec.spec_path))
+    if os.path.dirname(real) == real or os.path.ismount(real):
+        problems.append((out_field, f"refusing output path {out}: it is a filesystem root or mount point"))
+    for what, folder in protected.items():
+        folder = os.path.realpath(folder)
+        if not problems and _is_within(folder, real):
+            problems.append((out_field, f"refusing output path {out}: it is or contains {what} ({folder}), "
+                                        "which --overwrite would delete"))
+    work = spec.output.work_dir or out.rstrip("/") + ".work"
+    if "://" not in work:
+        rwork = os.path.realpath(work)
+        if _is_within(rwork, real) or _is_within(real, rwork):
+            problems.append((work_field, f"work dir {work} and output path {out} must not contain each other"))
+    if check_inputs:
+        for i, source in enumerate(spec.sources):
+            for f in source_files(source):
+                if "://" in f:
+                    continue
+                rf = os.path.realpath(f)
+                if not problems and _is_within(rf, real):
+                    problems.append((out_field, f"refusing output path {out}: it contains the input {f} "
+                                                f"of sources[{i}] ({source.name}), which --overwrite would delete"))
+                if not os.path.exists(f):
+                    problems.append((("sources", i, "paths"), f"cannot read input {f}: broken link or vanished"))
+                elif not os.access(f, os.R_OK | (os.X_OK if os.path.isdir(f) else 0)):
+                    problems.append((("sources", i, "paths"), f"cannot read input {f}: permission denied"))
+    # the nearest existing folder above the output must be a writable folder
+    probe = os.path.dirname(os.path.abspath(out.rstrip("/"))) or "/"
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        if os.path.lexists(probe):
+            break
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        problems.append((out_field, f"cannot write output {out}: {probe} is not a folder"))
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problems.append((out_field, f"cannot write output {out}: {probe} is not writable"))
+    return problems
 
 
 def source_files(source) -> list[str]:

@@ -4,7 +4,8 @@
    ships inside datatrove's package (`datatrove/assets/url_filterblacklistsv0_3_0.tar.gz`: `domains` and
    `urls`). A URL is blocked when its full host, any parent of the host down to the registered domain
    (found with tldextract's bundled public-suffix snapshot, no network), or its host + path is listed.
-   Lists are stored as sorted 64-bit hashes (36 MB) and loaded once per process (about 2 s).
+   Lists are stored as sorted 64-bit hashes (36 MB), loaded once per process: a few seconds the first
+   time, then milliseconds from a cache file (`$TAMIS_CACHE_DIR`, else `~/.cache/tamis`).
    `domain_lists: {category: file}` and `extra_domains` add lists of your own (category `custom`).
 2. Banned URL words, as datatrove's URLFilter (FineWeb, RefinedWeb): a word of `banned_words.txt` among the
    URL's alphanumeric tokens (`banned_word`), `soft_word_threshold` words of `soft_banned_words.txt`

@@ -23,6 +23,8 @@ import json
 import os
 import random
 import re
+import subprocess
+import sys
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
@@ -180,6 +182,14 @@ def iter_documents(paths: Iterable[str | os.PathLike], text_field: str = "text")
                 yield from (line.rstrip("\n") for line in fh if line.strip())
 
 
+_TRAIN_CHILD = """
+import json, sys
+import fasttext
+model = fasttext.train_supervised(input=sys.argv[1], verbose=0, **json.loads(sys.argv[3]))
+model.save_model(sys.argv[2])
+"""
+
+
 @dataclass
 class TrainReport:
     """What `train_quality` did; `valid_*` are set when `valid_fraction > 0` (positive label as the class)."""
@@ -221,13 +231,12 @@ def train_quality(
     `QualityClassifier(normalize=True)` does at scoring time (NFKC, lowercase, punctuation split).
     balance: downsample the larger class to the size of the smaller (seeded); max_docs caps each class.
     valid_fraction: hold out that share of each class and report precision/recall of the positive label.
-    epoch, lr, word_ngrams, dim, min_count, bucket: fastText supervised parameters (defaults: bigrams, 5
-    epochs, as DCLM's classifier; bucket 1 M keeps the model near 400 MB, lower it for small data).
+    epoch, lr, word_ngrams, dim, min_count, bucket: fastText supervised parameters (defaults: fastText's
+    supervised ones plus word bigrams, as DCLM's classifier; bucket 1 M keeps the model near 400 MB, lower
+    it for small data). threads: training threads (default: all cores). Training runs in a child process.
     Returns a TrainReport; the model is written to out_path (`.bin`). Score with
     `{kind: quality_classifier, model: out_path, label: <label>, ...}`.
     """
-    import fasttext
-
     rng = random.Random(seed)
     lab_pos, lab_neg = (f"__label__{x.removeprefix('__label__')}" for x in (label, neg_label))
     pos = [normalize_text(t, max_chars) for t in iter_documents(pos_paths, text_field)]
@@ -253,10 +262,17 @@ def train_quality(
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as tmp:
         tmp.writelines(f"{lab} {t}\n" for lab, t in train)
     try:
-        model = fasttext.train_supervised(input=tmp.name, verbose=0, **params)
+        # fastText trains in a fresh process: in a process that already trained or holds much memory,
+        # fasttext 0.9.2 sporadically fails with "Encountered NaN" (state left from earlier runs); the first
+        # training of a process does not. A fresh process is also what a CLI command would be.
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, tmp.name, out_path, json.dumps(params)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            err = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            raise RuntimeError(f"train_quality: fastText training failed: {err}")
     finally:
         os.unlink(tmp.name)
-    model.save_model(out_path)
+    model = load_fasttext(out_path)
     report = TrainReport(out_path, len(pos) - nv_pos, len(neg) - nv_neg, (lab_pos, lab_neg), params=params)
     if valid:
         probs = np.array(predict_label_prob(model, [t for _, t in valid], lab_pos))

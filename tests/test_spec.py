@@ -128,3 +128,15 @@ def test_env_vars_in_paths(monkeypatch, tmp_path):
     spec = parse_spec("name: x\noutput: {path: o}\nsources:\n  - {name: a, kind: jsonl, paths: ['${TAMIS_TEST_DATA}/*.jsonl']}\n",
                       base_dir=str(tmp_path))
     assert spec.sources[0].paths == [str(tmp_path / "*.jsonl")]
+
+
+def test_filter_files_resolve_against_the_spec_folder_and_must_exist(tmp_path, jsonl):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "items.jsonl").write_text('{"q": "a question"}\n')
+    text = GOOD.format(jsonl=jsonl).replace("{kind: length, min_words: 5}", "{kind: decontaminate, benchmarks: ['bench/*.jsonl']}")
+    f = tmp_path / "mix.yaml"
+    f.write_text(text)
+    spec = load_spec(str(f))
+    assert spec.sources[0].filters[0].benchmarks == [str(tmp_path / "bench" / "*.jsonl")]
+    p = problems(tmp_path, text.replace("bench/*.jsonl", "missing/*.jsonl"))
+    assert len(p) == 1 and ":12: sources[0].filters[0].benchmarks: no such file:" in p[0], p
