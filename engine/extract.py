@@ -4,23 +4,31 @@
 
 Extractors (the `extractor:` key of a `warc` source):
 
-- ``trafilatura`` (default): trafilatura's fast mode (no readability/justext fallback, comments off) on a
-  tree we parse with trafilatura's own loader and *pre-clean* in C first: every element type trafilatura
-  deletes anyway (script, style, svg, nav, aside, footer, iframe, form controls, ...; see `_PRECLEAN_TAGS`)
-  is dropped with one `lxml.etree.strip_elements` call before trafilatura's XPath passes walk the tree,
-  and the `Extractor` options are built once. JSON-LD scripts stay: trafilatura reads them to detect forum
-  pages. Same text as plain trafilatura on 104 of the 110 evaluation pages, about 1.2-1.5x faster;
-  bench/bench_extract.py has the figures.
-- ``resiliparse``: resiliparse's main-content heuristics (C++; ~5x faster, much more boilerplate left).
-- ``trafilatura_fast`` / ``trafilatura_fallback``: stock trafilatura calls (fast mode / with fallbacks),
-  kept for the benchmark and for comparison.
+- ``trafilatura`` (default): trafilatura's fast mode (no readability/justext fallback) with comments off
+  (as FineWeb/datatrove run it), on a tree we parse and *pre-clean* first: the page is parsed from UTF-8
+  bytes with trafilatura's parser settings (half the parse time of its str path) and a C-level element
+  class lookup (see `_parser`), then every element type
+  trafilatura's own tree_cleaning deletes anyway (style, svg, nav, aside, footer, iframe, form controls,
+  ...: `MANUALLY_CLEANED` minus the few it treats specially) plus non-JSON-LD scripts is dropped in C
+  with one `lxml.etree.strip_elements` call, so trafilatura's XPath passes walk about half the elements;
+  the `Extractor` options are built once. JSON-LD scripts stay: trafilatura reads them to detect forum
+  pages. The text is identical to `trafilatura.extract(html, fast=True, include_comments=False)` on 109
+  of the 110 evaluation pages (on the last one both miss the article; the pre-cleaned run leaves out a
+  navigation menu the stock run emits), at ~1.35x its speed; bench/bench_extract.py has the figures.
+- ``resiliparse``: resiliparse's main-content heuristics (C++, ~5x faster, about 3x the boilerplate),
+  with line structure kept and image alt texts dropped.
+- ``trafilatura_fast`` / ``trafilatura_fallback`` / ``trafilatura_nocomments``: stock trafilatura calls
+  (fast mode / with fallbacks / fast mode without comments), kept for the benchmark and for comparison.
 
 Time budget: each call gets `timeout` seconds. In the main thread (where PySpark's Python worker runs
-`mapInArrow` and RDD functions: pyspark/worker.py calls them from `main()`), a SIGALRM interval timer
-interrupts a page that runs over; the page is then extracted again with resiliparse (linear time, C++),
-and `Extraction.note` says so. Outside the main thread (or when another SIGALRM timer is already armed,
-e.g. pytest-timeout) a signal cannot be used: pages larger than `NO_TIMER_MAX_CHARS` then go straight to
-resiliparse, so one huge page still cannot stall a task, and smaller ones run unbounded.
+`mapInArrow` and RDD functions: pyspark/worker.py calls them from `main()`; only Arrow-optimised Python
+UDFs with `arrow_concurrency_level` > 0 use a thread pool), a SIGALRM timer interrupts a page that
+runs over (an outer timer such as pytest-timeout's is suspended and re-armed); the page is then extracted
+again with resiliparse (linear time, C++) and `Extraction.note` says so. The timer is one-shot and the
+exception a BaseException, so trafilatura's `except Exception` blocks cannot swallow it. Where no signal
+can be used (not the main thread, a SIGALRM handler installed from C, an outer alarm due sooner), pages
+larger than `NO_TIMER_MAX_CHARS` go straight to resiliparse, so one huge page still cannot stall a task,
+and smaller ones run unbounded.
 """
 from __future__ import annotations
 
@@ -30,10 +38,9 @@ import re
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-EXTRACTORS = ("trafilatura", "resiliparse", "trafilatura_fast", "trafilatura_fallback")
+EXTRACTORS = ("trafilatura", "resiliparse", "trafilatura_fast", "trafilatura_fallback", "trafilatura_nocomments")
 DEFAULT_EXTRACTOR = "trafilatura"
 NO_TIMER_MAX_CHARS = 1_000_000     # without a usable timer, bigger pages go to resiliparse
 
@@ -41,8 +48,9 @@ logging.getLogger("trafilatura").setLevel(logging.CRITICAL)   # it logs every di
 logging.getLogger("htmldate").setLevel(logging.CRITICAL)
 
 
-class ExtractTimeout(Exception):
-    """The page ran over its time budget."""
+class ExtractTimeout(BaseException):
+    """The page ran over its time budget. A BaseException (like KeyboardInterrupt) so that the
+    `except Exception` blocks inside trafilatura do not swallow it."""
 
 
 @dataclass
@@ -56,34 +64,52 @@ class Extraction:
 # ------------------------------------------------------------------ time budget
 
 
-def _timer_usable() -> bool:
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return False
+def _timer_state(seconds: float):
+    """(handler to restore, outer timer's remaining seconds, its interval) when a SIGALRM timer of
+    `seconds` can be used here; None otherwise (not the main thread, no setitimer, a handler installed
+    outside Python, or an outer alarm that fires first anyway)."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        return None
     try:
-        if signal.getitimer(signal.ITIMER_REAL)[0] > 0:   # someone else's alarm is armed: leave it alone
-            return False
-        return signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None, _on_alarm)
+        handler = signal.getsignal(signal.SIGALRM)
+        remaining, interval = signal.getitimer(signal.ITIMER_REAL)
     except (ValueError, OSError):
-        return False
+        return None
+    if handler is None or 0 < remaining <= seconds:
+        return None
+    return handler, remaining, interval
+
+
+_ARMED = [False]
 
 
 def _on_alarm(signum, frame):
-    raise ExtractTimeout()
+    if _ARMED[0]:
+        _ARMED[0] = False   # one shot: a second exception could land in the cleanup code
+        raise ExtractTimeout()
 
 
-@contextmanager
-def time_limit(seconds: float):
-    """Raise ExtractTimeout in the block after `seconds` (main thread only). Yields whether it is armed."""
-    if seconds is None or seconds <= 0 or not _timer_usable():
-        yield False
-        return
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+def call_with_time_limit(fn, arg, seconds: float):
+    """fn(arg), raising ExtractTimeout after `seconds` when a SIGALRM timer can be used here (else
+    unbounded). An outer interval timer (pytest-timeout, a job's own watchdog) is suspended meanwhile and
+    re-armed afterwards with what was left of it."""
+    state = _timer_state(seconds)
+    if state is None:
+        return fn(arg)
+    previous, outer_left, outer_interval = state
+    t0 = time.monotonic()
+    signal.signal(signal.SIGALRM, _on_alarm)
+    _ARMED[0] = True
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield True
+        return fn(arg)
     finally:
+        _ARMED[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_left > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - t0), 1e-3), outer_interval)
 
 
 # ------------------------------------------------------------------ extractors
@@ -104,9 +130,14 @@ def _traf_state():
         # `head` (JSON-LD lives there) and `script` (JSON-LD) are handled by trafilatura itself.
         keep = {"form", "figure", "math", "head", "script"}
         tags = [t for t in MANUALLY_CLEANED if t not in keep] + ["meta", "template"]
+        from lxml import html as lhtml
+
         _TRAF.update(
             trafilatura=trafilatura, etree=etree, load_html=load_html, tags=sorted(set(tags)),
-            default=Extractor(output_format="txt", fast=True, comments=False),
+            default=Extractor(output_format="txt", fast=True, comments=False), lhtml=lhtml,
+            # trafilatura's own parser settings, fed UTF-8 bytes: libxml2 then needs neither the str
+            # round trip nor trafilatura's regex pass that strips XML-invalid characters from str input
+            parser=_parser(etree, lhtml),
         )
     return _TRAF
 
@@ -127,9 +158,31 @@ def _preclean(tree, st) -> None:
         parent.remove(s)
 
 
+def _parser(etree, lhtml):
+    """trafilatura's HTML parser settings, but with lxml's C-level default class lookup instead of
+    lxml.html's Python one (called for every element proxy: ~8% of the extraction time). Every element
+    is an HtmlElement; the Form/Input/Label subclasses it loses are form controls, which are stripped."""
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False,
+                              default_doctype=False)
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
+        element=lhtml.HtmlElement, comment=lhtml.HtmlComment, pi=lhtml.HtmlProcessingInstruction,
+        entity=lhtml.HtmlEntity))
+    return parser
+
+
+def _parse(html: str, st):
+    try:
+        tree = st["etree"].fromstring(html.encode("utf-8", "surrogatepass"), parser=st["parser"])
+    except (ValueError, st["etree"].XMLSyntaxError):
+        tree = None
+    if tree is None or len(tree) == 0:
+        tree = st["load_html"](html)   # trafilatura's loader, with its repairs and sanity checks
+    return tree
+
+
 def _trafilatura_default(html: str) -> str | None:
     st = _traf_state()
-    tree = st["load_html"](html)
+    tree = _parse(html, st)
     if tree is None:
         return None
     _preclean(tree, st)
@@ -139,6 +192,11 @@ def _trafilatura_default(html: str) -> str | None:
 def _trafilatura_fast(html: str) -> str | None:
     import trafilatura
     return trafilatura.extract(html, fast=True)
+
+
+def _trafilatura_nocomments(html: str) -> str | None:
+    import trafilatura
+    return trafilatura.extract(html, fast=True, include_comments=False)
 
 
 def _trafilatura_fallback(html: str) -> str | None:
@@ -159,6 +217,7 @@ _FUNCS = {
     "resiliparse": _resiliparse,
     "trafilatura_fast": _trafilatura_fast,
     "trafilatura_fallback": _trafilatura_fallback,
+    "trafilatura_nocomments": _trafilatura_nocomments,
 }
 
 
@@ -175,11 +234,10 @@ def extract_detailed(html: str, extractor: str = DEFAULT_EXTRACTOR, timeout: flo
     if fn is None:
         raise ValueError(f"unknown extractor {extractor!r} (known: {', '.join(EXTRACTORS)})")
     t0 = time.perf_counter()
-    if extractor != "resiliparse" and len(html) > NO_TIMER_MAX_CHARS and not _timer_usable():
+    if extractor != "resiliparse" and len(html) > NO_TIMER_MAX_CHARS and _timer_state(timeout) is None:
         return Extraction(_clean(_resiliparse(html)), "resiliparse", "large->resiliparse", time.perf_counter() - t0)
     try:
-        with time_limit(timeout):
-            text = fn(html)
+        text = call_with_time_limit(fn, html, timeout)
         return Extraction(_clean(text), extractor, None, time.perf_counter() - t0)
     except ExtractTimeout:
         if extractor == "resiliparse":
@@ -209,13 +267,14 @@ def normalize_charset(label: str | None) -> str | None:
     if not label:
         return None
     label = label.strip().strip("\"'").lower()
+    from resiliparse.parse.encoding import map_encoding_to_html5
+
+    mapped = map_encoding_to_html5(label)   # WHATWG labels; unknown ones come back as utf-8
     try:
         codecs.lookup(label)
     except LookupError:
-        return None
-    from resiliparse.parse.encoding import map_encoding_to_html5
-
-    mapped = map_encoding_to_html5(label)
+        if mapped in (None, "utf-8") and label.replace("-", "").replace("_", "") != "utf8":
+            return None
     try:
         return codecs.lookup(mapped).name if mapped else codecs.lookup(label).name
     except LookupError:
@@ -230,10 +289,11 @@ def decode_html(payload: bytes, http_charset: str | None = None) -> tuple[str, s
         return payload[3:].decode("utf-8", "replace"), "utf-8", "bom"
     if payload[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return payload.decode("utf-16", "replace"), "utf-16", "bom"
-    try:
-        return payload.decode("utf-8"), "utf-8", "utf8-valid"
-    except UnicodeDecodeError:
-        pass
+    if b"\x00" not in payload[:4096]:   # NULs: UTF-16/32 without a BOM, not UTF-8 text
+        try:
+            return payload.decode("utf-8"), "utf-8", "utf8-valid"
+        except UnicodeDecodeError:
+            pass
     for how, label in (("http", http_charset), ("meta", _meta_charset(payload))):
         enc = normalize_charset(label)
         if enc and enc not in ("utf-8", "utf_8"):

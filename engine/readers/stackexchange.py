@@ -37,6 +37,9 @@ from engine.readers import BATCH_ROWS, _json, reader
 from engine.schema import read_batch, stable_id
 
 _WS = re.compile(r"\s+")
+_NL_SPACES = re.compile(r"[ \t]*\n[ \t]*")
+_MANY_NL = re.compile(r"\n{3,}")
+_TWO_NL = re.compile(r"\n{2,}")
 _BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "dl", "dt", "dd", "hr",
           "section", "article", "details", "summary", "figure", "figcaption", "center"}
 _PRE = "\x00PRE%d\x00"
@@ -59,15 +62,19 @@ def html_to_text(html: str | None) -> str:
         return _WS.sub(" ", re.sub(r"<[^>]+>", " ", html)).strip()
     pres: list[str] = []
     text = _render(root, 0, pres)
-    text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = _NL_SPACES.sub("\n", text)
+    text = _MANY_NL.sub("\n\n", text).strip()
     for i, code in enumerate(pres):
         text = text.replace(_PRE % i, "```\n" + code.strip("\n") + "\n```", 1)
     return text
 
 
 def _inline(s: str | None) -> str:
-    return _WS.sub(" ", s) if s else ""
+    if not s:
+        return ""
+    if "  " not in s and "\n" not in s and "\t" not in s and "\r" not in s:
+        return s
+    return _WS.sub(" ", s)
 
 
 def _render(el, depth: int, pres: list[str]) -> str:
@@ -88,12 +95,12 @@ def _render(el, depth: int, pres: list[str]) -> str:
             lines = []
             for i, li in enumerate(items):
                 bullet = f"{i + 1}. " if tag == "ol" else "- "
-                body = re.sub(r"\n{2,}", "\n", _render(li, depth + 1, pres).strip())
+                body = _TWO_NL.sub("\n", _render(li, depth + 1, pres).strip())
                 lines.append("  " * depth + bullet + body.replace("\n", "\n" + "  " * (depth + 1)))
             parts.append("\n\n" + "\n".join(lines) + "\n\n")
         elif tag == "blockquote":
-            inner = re.sub(r"[ \t]*\n[ \t]*", "\n", _render(child, depth, pres)).strip()
-            inner = re.sub(r"\n{3,}", "\n\n", inner)
+            inner = _NL_SPACES.sub("\n", _render(child, depth, pres)).strip()
+            inner = _MANY_NL.sub("\n\n", inner)
             parts.append("\n\n" + "\n".join("> " + line if line else ">" for line in inner.split("\n")) + "\n\n")
         elif tag in ("td", "th"):
             parts.append(_render(child, depth, pres).strip() + " | ")

@@ -22,8 +22,12 @@ One pass over the file, streaming, with our own record parser on top of a gzip r
 Row ids: stable_id(source, WARC-Record-ID); ARC records (no id) and unreadable spans use
 `<file relative key>@<offset in the uncompressed stream>`. Other reasons: `read:empty_file`,
 `read:not_warc` (no record header at the start), `read:unsupported_compression` (zstd, bz2, xz),
-`read:bad_chunking`, `read:bad_content_encoding`, `read:no_text` (extraction found no main text),
-`read:extract_error`.
+`read:bad_chunking`, `read:bad_content_encoding`, `read:no_text` (extraction found no main text; for
+WET, an empty conversion record), `read:extract_error`, `read:invalid_utf8` and `read:text_too_large`
+(WET). A record cut short is counted even when it would not have been a document. A record shorter than
+its declared length at the end of the file whose HTTP payload is nevertheless whole (Content-Length
+matched: e.g. an ARC whose headers were rewritten CRLF -> LF) is kept, with a note in `meta.detail`.
+A page that hit the extraction time limit is kept with resiliparse's text and `meta.extract_note`.
 """
 from __future__ import annotations
 
@@ -245,6 +249,7 @@ class _Bad:
     detail: str = ""
     headers: dict = field(default_factory=dict)
     excerpt: bytes = b""
+    comp_offset: int | None = None   # offset in the compressed file, for gzip events
 
 
 def _is_arc_header(line: bytes):
@@ -285,7 +290,7 @@ def iter_records(stream: _Stream, want) -> Iterator[_Record | _Bad]:
             if ev.kind in ("empty_file", "unsupported_compression"):
                 yield _Bad(ev.kind, 0, ev.detail)
                 return
-            yield _Bad(ev.kind, start, ev.detail)
+            yield _Bad(ev.kind, start, ev.detail, comp_offset=ev.offset)
             first = False
             continue
         if not line:
@@ -322,7 +327,7 @@ def _warc_record(stream: _Stream, first_line: bytes, start: int, want):
         if stream.event is not None:
             ev = stream.take_event()
             yield _Bad("truncated" if ev.kind == "truncated" else ev.kind, start, "in WARC header: " + ev.detail,
-                       headers=headers)
+                       headers=headers, comp_offset=ev.offset)
             return True
         if not line:
             yield _Bad("truncated", start, "EOF in WARC header", headers=headers)
@@ -566,8 +571,10 @@ class _Batcher:
 
 def _bad_row(source, fkey: str, bad: _Bad, kind: str) -> dict:
     rid = bad.headers.get("warc-record-id")
-    key = rid or f"{fkey}@{bad.offset}"
+    key = rid or f"{fkey}@{bad.offset}" + (f"/{bad.comp_offset}" if bad.comp_offset is not None else "")
     meta = {"warc_file": fkey, "offset": bad.offset, "detail": bad.detail or None}
+    if bad.comp_offset is not None:
+        meta["compressed_offset"] = bad.comp_offset
     if rid:
         meta["record_id"] = rid
     if bad.headers.get("warc-type"):
@@ -614,13 +621,20 @@ def read_warc(path: str, source) -> Iterator[pa.RecordBatch]:
 
 
 def _warc_doc(rec: _Record, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed):
+    row = _warc_doc_or_none(rec, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed)
+    if row is None and not rec.complete:   # cut too early to tell what it was: the file is damaged here
+        return _bad_row(source, fkey, _Bad(rec.cut_by or "truncated", rec.offset,
+                                           f"record block ends at {len(rec.block or b'')} of {rec.length} bytes",
+                                           headers=rec.headers), "web")
+    return row
+
+
+def _warc_doc_or_none(rec: _Record, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed):
     h = rec.headers
     if rec.block is None:
         return None
     http = parse_http(rec.block)
     if http is None:
-        if rec.fmt == "arc" and not rec.complete and rec.block == b"":
-            return _bad_row(source, fkey, _Bad("truncated", rec.offset, "ARC record cut", headers=h), "web")
         return None   # not an HTTP response (dns:, resource-like ARC records, ...)
     status, hh, payload = http
     if status is None or not 200 <= status < 300:
@@ -738,5 +752,6 @@ def _wet_doc(rec: _Record, source, fkey) -> dict | None:
             text = (text or "")[:EXCERPT]
         elif reason is None and not text.strip():
             reason = "no_text"
-    row.update(text=text.strip() if text and reason is None else text, meta=_json(meta), reason=reason)
+    row.update(text=text.strip() if text and reason is None else text, meta=_json(meta),
+               reason=f"read:{reason}" if reason else None)
     return row
