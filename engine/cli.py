@@ -96,7 +96,7 @@ def _register_optional_commands():
     """Commands that live in their own modules (audit, plan, package, cluster, ...)."""
     import importlib
 
-    for mod in ("engine.cli_extra",):
+    for mod in ("engine.cli_extra", "engine.cli_audit", "engine.cli_ops", "engine.cli_plan"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
@@ -107,4 +107,8 @@ def _register_optional_commands():
 _register_optional_commands()
 
 if __name__ == "__main__":
-    main()
+    # `python -m engine.cli`: this module runs as __main__, but the optional commands registered on the
+    # importable `engine.cli.main`; run that one.
+    from engine.cli import main as registered
+
+    registered()

@@ -44,11 +44,23 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def code_fingerprint() -> str:
+    """A hash of the code that computes stage results, so a changed filter or reader never reuses stale ones."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for p in sorted([*root.glob("filters/*.py"), *root.glob("engine/readers/*.py"),
+                     *(root / "engine" / n for n in ("pipeline.py", "extract.py", "tokenize.py", "thresholds.py",
+                                                      "dedup.py", "minhash.py", "schema.py"))]):
+        if p.exists():
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def stage_keys(spec: MixSpec) -> dict[str, str]:
     """What each stage's result depends on; a change elsewhere in the spec reuses it."""
     mix_only = {"weight", "tokens", "max_epochs", "group_by", "temperature", "group_weights", "min_share", "max_share"}
     sources = [{**s.model_dump(exclude=mix_only, mode="json"), "inputs": _inputs_fingerprint(s)} for s in spec.sources]
-    annotate = _digest({"v": TAMIS_VERSION, "tokenizer": spec.tokenizer, "sources": sources})
+    annotate = _digest({"v": TAMIS_VERSION, "code": code_fingerprint(), "tokenizer": spec.tokenizer, "sources": sources})
     dedup = _digest({"annotate": annotate, "dedup": spec.dedup.model_dump(mode="json") if spec.dedup else None})
     return {"annotate": annotate, "dedup": dedup}
 
