@@ -15,6 +15,7 @@ demo: setup
 	$(VENV)/bin/tamis run mixes/demo.yaml --overwrite
 
 test: setup
+	bash scripts/install_browser.sh
 	$(VENV)/bin/python -m pytest -q -ra
 
 test-fast: setup
