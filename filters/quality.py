@@ -30,6 +30,7 @@ computes the document-level decision datatrove makes (lorem ipsum, curly bracket
 from __future__ import annotations
 
 import re
+from array import array
 from functools import cache
 from itertools import chain
 from typing import ClassVar, Literal
@@ -83,6 +84,7 @@ def _rules(n: int, rules: list[tuple[pa.Array | None, str]]) -> pa.Array:
 # get ids, and per id the token's length and flags live in numpy arrays (so per-document statistics are
 # numpy reductions over an id array, not Python loops over strings)
 
+_PUNCT = frozenset(PUNCTUATION_SET)
 _WORD, _ALPHA = 1, 2  # flags: not only punctuation (a Gopher "word"); has a letter
 
 
@@ -110,20 +112,23 @@ class _Vocab:
         self._memo = None
         self.ids: dict[str, int] = {}
         self.chunk_ids = _ChunkIds(self)
-        self.lens = np.zeros(1 << 16, np.int64)
-        self.flags = np.zeros(1 << 16, np.int8)
+        self._lens = array("q")  # per token id; appended at C speed, read through numpy views
+        self._flags = array("b")
 
     def token_id(self, tok: str) -> int:
         i = self.ids.get(tok)
         if i is None:
             i = self.ids[tok] = len(self.ids)
-            if i >= len(self.lens):
-                self.lens = np.concatenate([self.lens, np.zeros_like(self.lens)])
-                self.flags = np.concatenate([self.flags, np.zeros_like(self.flags)])
-            self.lens[i] = len(tok)
-            self.flags[i] = (_WORD if any(c not in PUNCTUATION_SET for c in tok) else 0) | \
-                (_ALPHA if any(c.isalpha() for c in tok) else 0)
+            self._lens.append(len(tok))
+            self._flags.append((0 if _PUNCT.issuperset(tok) else _WORD) | (_ALPHA if any(map(str.isalpha, tok)) else 0))
         return i
+
+    # numpy reads of the per-id arrays; the temporary view is dropped before the arrays grow again
+    def lens(self, ids: np.ndarray) -> np.ndarray:
+        return np.frombuffer(self._lens, np.int64)[ids]
+
+    def flags(self, ids: np.ndarray) -> np.ndarray:
+        return np.frombuffer(self._flags, np.int8)[ids]
 
     def token_ids(self, text: str) -> np.ndarray:
         """The ids of `text`'s tokens (spaCy English), int64."""
@@ -231,12 +236,12 @@ class GopherQuality(Filter):
             ids = batch[i]
             nw = len(ids)
             if nw:
-                flags = voc.flags[ids]
+                flags = voc.flags(ids)
                 word = (flags & _WORD).astype(bool)
                 n_sym_free = int(np.count_nonzero(word))
                 n_words[i] = n_sym_free
                 if n_sym_free:
-                    mean_len[i] = int(voc.lens[ids[word]].sum()) / n_sym_free
+                    mean_len[i] = int(voc.lens(ids[word]).sum()) / n_sym_free
                 hash_r[i] = text.count("#") / nw
                 ell_r[i] = (text.count("...") + text.count("…")) / nw
                 alpha_f[i] = int(np.count_nonzero(flags & _ALPHA)) / nw
@@ -292,6 +297,17 @@ def _find_duplicates(parts: list[str]) -> tuple[int, int]:
     return n, chars
 
 
+try:  # pandas' hash table directly: pd.factorize's checks cost more than the hashing on short arrays
+    from pandas._libs.hashtable import Int64HashTable
+
+    def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        uniques, codes = Int64HashTable(len(values)).factorize(values)
+        return codes, uniques
+except ImportError:  # pragma: no cover
+    def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return pd.factorize(values)
+
+
 def _ngram_stats(ids: np.ndarray, lens: np.ndarray, k: int) -> dict[int, int]:
     """n-gram repetition of one document's token ids (`lens`: token lengths, `k`: an upper bound of ids).
 
@@ -315,7 +331,7 @@ def _ngram_stats(ids: np.ndarray, lens: np.ndarray, k: int) -> dict[int, int]:
         if unique_from is not None:
             out[n] = int(csum[n]) + n - 1 if n in _TOP_NS else 0
             continue
-        codes, uniques = pd.factorize(codes[:m] * k + ids[n - 1:])
+        codes, uniques = _factorize(codes[:m] * k + ids[n - 1:])
         if len(uniques) == m:
             unique_from = n
             out[n] = int(csum[n]) + n - 1 if n in _TOP_NS else 0
@@ -416,7 +432,7 @@ class GopherRepetition(Filter):
                 skipped[i] = f"ngrams:unsegmented_{lang}"
                 continue
             ids = batch[i]
-            for n_, chars in _ngram_stats(ids, voc.lens[ids], len(voc.ids)).items():
+            for n_, chars in _ngram_stats(ids, voc.lens(ids), len(voc.ids)).items():
                 gram_cols[n_][i] = chars / L
         return {name: pa.array(v, self.signal_types[name]) for name, v in cols.items()}
 
@@ -482,7 +498,6 @@ class C4Quality(Filter):
         max_wl = self.max_word_length
         cite = self.remove_citations
         js, policy = self.filter_javascript, self.filter_policy
-        count = self.min_num_sentences != -1
         for i, (text, lang) in enumerate(zip(batch.texts, doc_langs(docs, self.language))):
             skips = []
             end_punct = C4_END_PUNCTUATION if lang == "en" else _C4_END_MULTI
@@ -520,8 +535,7 @@ class C4Quality(Filter):
                 if policy and any(p in line_l for p in C4_POLICY_SUBSTRINGS):
                     n_policy += 1
                     continue
-                if count:
-                    n_sent += count_sentences(line)
+                n_sent += count_sentences(line)  # always counted, so min_num_sentences can change later
                 n_kept += 1
             for name, v in (("c4_n_lines", len(lines)), ("c4_n_kept_lines", n_kept), ("c4_n_sentences", n_sent),
                             ("c4_javascript_lines", n_js), ("c4_policy_lines", n_policy), ("c4_lorem_ipsum", lorem),

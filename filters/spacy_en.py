@@ -29,6 +29,30 @@ _WS_SPLIT = re.compile(r"(\s+)")
 _MAX_CACHE = 500_000
 
 
+def _suffix_width(pattern: str, flags: int) -> int:
+    """The longest match of the suffix rules other than a run of dots (`\\.\\.+$`), plus a margin; 0 (search
+    the whole chunk) when the pattern is not a plain alternation of `$`-anchored rules."""
+    from re import _constants as sc, _parser as sp  # the stdlib's own regex parser
+
+    try:
+        parsed = sp.parse(pattern, flags)
+        if len(parsed.data) != 1 or parsed.data[0][0] != sc.BRANCH:
+            return 0
+        widest = 0
+        for branch in parsed.data[0][1][1]:
+            if not branch.data or branch.data[-1] != (sc.AT, sc.AT_END):
+                return 0
+            hi = branch.getwidth()[1]
+            if hi >= sc.MAXREPEAT:
+                if str(branch) != str(sp.parse(r"\.\.+$", flags)):
+                    return 0
+                continue
+            widest = max(widest, hi)
+        return widest + 3
+    except Exception:  # noqa: BLE001 - any surprise: search the whole chunk, as spaCy does
+        return 0
+
+
 class _ChunkCache(dict):
     """chunk -> its tokens; a miss tokenizes (so `map(cache.__getitem__, chunks)` runs at C speed)."""
 
@@ -47,6 +71,7 @@ class EnglishTokenizer:
         self.spacy_version = data["spacy_version"]
         self.prefix_search = re.compile(data["prefix"], data["prefix_flags"]).search
         self.suffix_search = re.compile(data["suffix"], data["suffix_flags"]).search
+        self._suffix_width = _suffix_width(data["suffix"], data["suffix_flags"])
         self.infix_finditer = re.compile(data["infix"], data["infix_flags"]).finditer
         self.url_match = re.compile(data["url"], data["url_flags"]).match if data.get("url") else None
         self.token_match = re.compile(data["token_match"], data["token_match_flags"]).match \
@@ -61,6 +86,11 @@ class EnglishTokenizer:
                 pattern = tuple(self._tokenize(key, False))
                 if pattern:
                     self._matcher.setdefault(pattern[0], []).append((pattern, key))
+        # punctuation that the suffix rules split off after any letters (checked here on sample words)
+        self._safe_suffixes = frozenset(
+            c for c in ",;:!?)]}\""
+            if all(self._tokenize(w + c, False) == [w, c]
+                   for w in ("word", "Word", "WORD", "a", "I", "é", "ßx", "ж", "1", "2024", "0")))
         self._max_pattern = max((len(p) for ps in self._matcher.values() for p, _ in ps), default=0)
         self.cache: dict[str, tuple[str, ...]] = _ChunkCache(self)
         self._chunks = self.cache
@@ -74,7 +104,13 @@ class EnglishTokenizer:
         return m.end() - m.start() if m is not None else 0
 
     def _find_suffix(self, s: str) -> int:
-        m = self.suffix_search(s)
+        # every suffix rule is anchored at the end; all but `\.\.+$` match at most `_suffix_width` chars,
+        # so the search can start near the end (lookbehinds still see the characters before `pos`)
+        w = self._suffix_width
+        if w and len(s) > w and not s.endswith(".."):
+            m = self.suffix_search(s, len(s) - w)
+        else:
+            m = self.suffix_search(s)
         return m.end() - m.start() if m is not None else 0
 
     def _tokenize(self, string: str, with_special_cases: bool) -> list[str]:
@@ -170,11 +206,17 @@ class EnglishTokenizer:
     def chunk_tokens(self, chunk: str) -> tuple[str, ...]:
         toks = self.cache.get(chunk)
         if toks is None:
-            if chunk.isalpha() and chunk not in self.specials:
-                # no prefix, suffix or infix rule of spaCy's English matches a run of letters: checked on
-                # every alphabetic word of 75 languages (tests/test_quality_filters.py), it saves the
-                # regex searches on most cache misses
+            if (chunk.isalpha() or (chunk.isdigit() and chunk.isascii())) and chunk not in self.specials:
+                # no prefix, suffix or infix rule of spaCy's English matches a run of letters (checked on
+                # every alphabetic word of 75 languages, tests/test_quality_filters.py) or of ASCII digits:
+                # it saves the regex searches on most cache misses
                 lst = [chunk]
+            elif (len(chunk) > 1 and (chunk[:-1].isalpha() or (chunk[:-1].isdigit() and chunk.isascii()))
+                  and chunk not in self.specials
+                  and (chunk[-1] in self._safe_suffixes or (chunk[-1] == "." and "a" <= chunk[-2] <= "z"))):
+                # letters or digits + one punctuation mark that is always a suffix after them (`,` `;` `)`
+                # ..., and `.` after a lower-case ASCII letter): what `_split_affixes` does, minus the regexes
+                lst = [*self.chunk_tokens(chunk[:-1]), chunk[-1]]
             else:
                 lst = self._tokenize(chunk, True)
             if len(lst) > 1 and self._matcher:
@@ -203,6 +245,10 @@ class EnglishTokenizer:
     def _transition(self, chunk: str) -> tuple[int, bool, int, bool]:
         """What a chunk does to the sentencizer's state: (sentences started, seen_period after) for an
         incoming seen_period of False, then of True."""
+        if len(self._trans) >= _MAX_CACHE:
+            self._trans.clear()
+        if chunk.isalpha() and chunk not in self.specials:  # one word token (see chunk_tokens)
+            return (0, False, 1, False)
         punct = self.punct_chars
         out = []
         for seen in (False, True):
@@ -223,8 +269,6 @@ class EnglishTokenizer:
         other than a single space are tokens too (spaCy keeps them), so they count as non-punctuation.
         The effect of each chunk on that state machine is memoised."""
         trans = self._trans
-        if len(trans) >= _MAX_CACHE:
-            trans.clear()
         chunks = text.split()
         n = 1
         seen = False
