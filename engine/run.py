@@ -44,15 +44,17 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def code_fingerprint() -> str:
-    """A hash of the code that computes stage results, so a changed filter or reader never reuses stale ones."""
+ANNOTATE_CODE = ("filters/*.py", "engine/readers/*.py", "engine/pipeline.py", "engine/extract.py",
+                 "engine/tokenize.py", "engine/thresholds.py", "engine/schema.py")
+DEDUP_CODE = ("engine/dedup.py", "engine/minhash.py")
+
+
+def code_fingerprint(patterns=ANNOTATE_CODE) -> str:
+    """A hash of the code that computes a stage's result, so a changed filter or reader never reuses stale ones."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for p in sorted([*root.glob("filters/*.py"), *root.glob("engine/readers/*.py"),
-                     *(root / "engine" / n for n in ("pipeline.py", "extract.py", "tokenize.py", "thresholds.py",
-                                                      "dedup.py", "minhash.py", "schema.py"))]):
-        if p.exists():
-            h.update(p.name.encode() + p.read_bytes())
+    for p in sorted({f for pattern in patterns for f in root.glob(pattern)}):
+        h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -61,7 +63,7 @@ def stage_keys(spec: MixSpec) -> dict[str, str]:
     mix_only = {"weight", "tokens", "max_epochs", "group_by", "temperature", "group_weights", "min_share", "max_share"}
     sources = [{**s.model_dump(exclude=mix_only, mode="json"), "inputs": _inputs_fingerprint(s)} for s in spec.sources]
     annotate = _digest({"v": TAMIS_VERSION, "code": code_fingerprint(), "tokenizer": spec.tokenizer, "sources": sources})
-    dedup = _digest({"annotate": annotate, "dedup": spec.dedup.model_dump(mode="json") if spec.dedup else None})
+    dedup = _digest({"annotate": annotate, "code": code_fingerprint(DEDUP_CODE), "dedup": spec.dedup.model_dump(mode="json") if spec.dedup else None})
     return {"annotate": annotate, "dedup": dedup}
 
 

@@ -7,7 +7,7 @@ Inputs, by what the path is:
 - a folder (a checked-out repository), or a `.tar[.gz|.bz2|.xz]` / `.tgz` / `.zip` archive of one or
   more repositories. The repo name is the folder's or archive's name; when every path in an archive sits
   under one top folder (GitHub's `repo-main/`), that folder is dropped from the paths. VCS internals
-  (`.git/`, `.hg/`, `.svn/`) and links are skipped silently.
+  (`.git/`, `.hg/`, `.svn/`), `__pycache__/` and links are skipped silently.
 
 Each file is a `code` document, or a counted reject with one of these reasons (text null, or its first
 2000 characters where it was read):
@@ -97,7 +97,8 @@ VENDORED_DIRS = {
     "third_party", "third-party", "thirdparty", "3rdparty", "3rd_party", "site-packages", "dist-packages",
     "pods", "carthage", ".yarn", ".venv", "venv", ".tox", "__pypackages__",
 }
-SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS"}
+# VCS internals and build caches: not source, skipped without a reject
+SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS", "__pycache__"}
 _MIN_NAME = re.compile(r"[.-]min\.(js|css|mjs)$|\.bundle\.js$|\.(js|css)\.map$", re.I)
 
 
