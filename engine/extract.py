@@ -82,11 +82,17 @@ def _timer_state(seconds: float):
 
 
 _ARMED = [False]
+_FIRED = [False]   # the alarm went off: the page is over budget even if the extractor swallowed the signal
+
+
+REPEAT_SECONDS = 0.05
 
 
 def _on_alarm(signum, frame):
+    # The timer repeats every REPEAT_SECONDS until the exception escapes: one raised inside a Python callback
+    # that lxml calls from C is discarded there, and a one-shot timer would then leave the page unbounded.
     if _ARMED[0]:
-        _ARMED[0] = False   # one shot: a second exception could land in the cleanup code
+        _FIRED[0] = True
         raise ExtractTimeout()
 
 
@@ -100,10 +106,13 @@ def call_with_time_limit(fn, arg, seconds: float):
     previous, outer_left, outer_interval = state
     t0 = time.monotonic()
     signal.signal(signal.SIGALRM, _on_alarm)
-    _ARMED[0] = True
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _ARMED[0], _FIRED[0] = True, False
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
-        return fn(arg)
+        result = fn(arg)
+        if _FIRED[0]:
+            raise ExtractTimeout()
+        return result
     finally:
         _ARMED[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)

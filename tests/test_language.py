@@ -135,7 +135,8 @@ def test_custom_glotlid_style_model(tmp_path):
 
     A tiny model trained on real sentences, with English deliberately labelled `arb_Arab`: its predictions
     on Latin-script English are then a constructed script mismatch, end to end through the filter."""
-    import fasttext
+    import subprocess
+    import sys
 
     train = tmp_path / "train.txt"
     labels = {"en": "arb_Arab", "ru": "rus_Cyrl", "hi": "hin_Deva", "de": "deu_Latn"}
@@ -143,10 +144,12 @@ def test_custom_glotlid_style_model(tmp_path):
         for lang, lab in labels.items():
             for s in sentences(lang)[:300]:
                 f.write(f"__label__{lab} {s}\n")
-    model = fasttext.train_supervised(input=str(train), epoch=25, lr=0.5, dim=16, minn=2, maxn=4, bucket=50_000, verbose=0,
-                                      thread=1, seed=1)
     path = tmp_path / "lid.bin"
-    model.save_model(str(path))
+    # fastText training in a process that already trained can hit "Encountered NaN": train in a fresh one
+    subprocess.run([sys.executable, "-c",
+                    "import fasttext, sys; fasttext.train_supervised(input=sys.argv[1], epoch=25, lr=0.5, dim=16, "
+                    "minn=2, maxn=4, bucket=50_000, verbose=0, thread=1, seed=1).save_model(sys.argv[2])",
+                    str(train), str(path)], check=True)
 
     held = {lang: sentences(lang)[500:540] for lang in labels}
     texts = [s for lang in labels for s in held[lang]]
