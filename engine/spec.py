@@ -118,11 +118,19 @@ SOURCE_KINDS = tuple(t.model_fields["kind"].annotation.__args__[0] for t in SOUR
 class MinHashSpec(Strict):
     threshold: float = Field(default=0.8, gt=0, lt=1)        # Jaccard
     num_perm: int = Field(default=128, ge=16, le=1024)
-    ngram: int = Field(default=5, ge=1)                      # word n-grams (char n-grams for code/CJK)
+    ngram: int = Field(default=5, ge=1)                      # token n-grams (words, punctuation; also code);
+                                                             #   code point n-grams for zh/ja/th/... (engine.minhash)
     bands: int | None = Field(default=None, ge=1)            # default: chosen from threshold like datasketch
     rows: int | None = Field(default=None, ge=1)
-    verify: bool = True                                      # check candidate pairs' true Jaccard
+    verify: bool = True                                      # candidates from bands for threshold-0.2, kept if
+                                                             #   their true shingle Jaccard >= threshold
     seed: int = 1
+
+    @model_validator(mode="after")
+    def _bands_fit(self):
+        if self.bands and self.rows and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
 
 
 class DedupSpec(Strict):
@@ -404,6 +412,8 @@ def path_problems(spec: MixSpec, spec_dir: str | None = None, check_inputs: bool
         if not problems and _is_within(folder, real):
             problems.append((out_field, f"refusing output path {out}: it is or contains {what} ({folder}), "
                                         "which --overwrite would delete"))
+    if problems:
+        return problems
     work = spec.output.work_dir or out.rstrip("/") + ".work"
     if "://" not in work:
         rwork = os.path.realpath(work)

@@ -20,7 +20,30 @@ import pyarrow as pa
 from engine.schema import READ_SCHEMA, read_batch, stable_id
 
 BATCH_ROWS = 1000
+BATCH_TEXT_BYTES = 64 << 20   # a batch is also cut at this much text, so huge documents stay in small batches
 READERS: dict[str, Callable] = {}
+
+
+class RowBatcher:
+    """Collects document rows; `add` returns a RecordBatch when BATCH_ROWS rows or BATCH_TEXT_BYTES of text are in."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.text_bytes = 0
+
+    def add(self, row: dict) -> pa.RecordBatch | None:
+        self.rows.append(row)
+        self.text_bytes += len(row.get("text") or "")
+        if len(self.rows) >= BATCH_ROWS or self.text_bytes >= BATCH_TEXT_BYTES:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self.rows:
+            return None
+        b = read_batch(self.rows)
+        self.rows, self.text_bytes = [], 0
+        return b
 
 
 def reader(kind: str):

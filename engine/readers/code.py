@@ -38,11 +38,10 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
+from engine.readers import RowBatcher, _json, open_maybe_compressed, reader, relative_key
 from engine.schema import read_batch, stable_id
 
 EXCERPT = 2000
-BATCH_TEXT_BYTES = 64 << 20
 
 EXTENSIONS = {
     "py": "Python", "pyi": "Python", "pyw": "Python", "pyx": "Cython", "pxd": "Cython", "pxi": "Cython",
@@ -203,25 +202,6 @@ def _is_license_file(path: str) -> bool:
 # ------------------------------------------------------------------ rows
 
 
-class _Out:
-    def __init__(self):
-        self.rows: list[dict] = []
-        self.size = 0
-
-    def add(self, row) -> pa.RecordBatch | None:
-        self.rows.append(row)
-        self.size += len(row.get("text") or "")
-        if len(self.rows) >= BATCH_ROWS or self.size >= BATCH_TEXT_BYTES:
-            return self.flush()
-        return None
-
-    def flush(self) -> pa.RecordBatch | None:
-        if not self.rows:
-            return None
-        b, self.rows, self.size = read_batch(self.rows), [], 0
-        return b
-
-
 def file_row(source, fkey: str, repo: str | None, path: str | None, *, data: bytes | None = None,
              text: str | None = None, size: int | None = None, sha: str | None = None,
              lang: str | None = None, license: str | None = None, url: str | None = None,
@@ -300,7 +280,7 @@ def read_dump(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
     wanted = [source.content_field, source.path_field, source.repo_field, source.license_field,
               source.lang_field, "hexsha", "size", "max_stars_repo_head_hexsha"]
-    out = _Out()
+    out = RowBatcher()
     n = 0
     for recs in _dump_records(path, source, wanted):
         for rec in recs:
@@ -382,7 +362,7 @@ def read_tree(path: str, source) -> Iterator[pa.RecordBatch]:
 
 
 def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool = False) -> Iterator[pa.RecordBatch]:
-    out = _Out()
+    out = RowBatcher()
     for rel, size, opener in entries:
         if strip:
             rel = rel[len(strip) + 1:]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Iterator
 
 import pyarrow as pa
@@ -9,6 +10,16 @@ import pyarrow.parquet as pq
 
 from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
 from engine.schema import read_batch, stable_id
+
+# A document above this many bytes is quarantined as `read:too_large` (text: a 2,000-byte excerpt) without
+# being held in memory whole; `max_doc_bytes` on a source overrides it, and so does $TAMIS_MAX_DOC_BYTES.
+# Batches also flush at BATCH_BYTES, so a batch of big documents stays far below Arrow's 2 GB buffers.
+MAX_DOC_BYTES = int(os.environ.get("TAMIS_MAX_DOC_BYTES", 10_000_000))
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+def max_doc_bytes(source) -> int:
+    return getattr(source, "max_doc_bytes", None) or MAX_DOC_BYTES
 
 
 def _as_str(v):
@@ -34,6 +45,9 @@ def record_row(rec: dict, source, fkey: str, n: int) -> dict:
            "meta": _json(meta)}
     if not isinstance(text, str):
         row.update(text=_as_str(text), reason="read:no_text" if text is None else "read:text_not_string")
+    elif len(text) > max_doc_bytes(source) // 4 and len(text.encode("utf-8", "surrogatepass")) > max_doc_bytes(source):
+        meta["bytes"] = len(text.encode("utf-8", "surrogatepass"))
+        row.update(text=text[:2000], reason="read:too_large", meta=_json(meta))
     else:
         row["text"] = text
     return row
@@ -42,11 +56,23 @@ def record_row(rec: dict, source, fkey: str, n: int) -> dict:
 def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
     rows = []
+    limit, batch_bytes = max_doc_bytes(source), 0
     with open_maybe_compressed(path) as f:
         n = -1
         while True:
             try:
-                line = f.readline()
+                line = f.readline(limit + 1)
+                if len(line) > limit and not line.endswith(b"\n"):   # too large: skip it, streaming
+                    size = len(line)
+                    while True:
+                        chunk = f.readline(1 << 20)
+                        size += len(chunk)
+                        if not chunk or chunk.endswith(b"\n"):
+                            break
+                    n += 1
+                    rows.append({**_bad(source, fkey, n, line, "read:too_large"),
+                                 "meta": _json({"file": fkey, "row": n, "bytes": size})})
+                    continue
             except (EOFError, OSError) as e:   # truncated gzip/zstd: keep what was read, count the rest
                 rows.append({"id": stable_id(source.name, f"{fkey}:truncated"), "source": source.name,
                              "meta": _json({"file": fkey, "row": n + 1, "error": str(e)[:300]}),
@@ -66,9 +92,10 @@ def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
                 rows.append(_bad(source, fkey, n, line, "read:invalid_utf8"))
             except ValueError:
                 rows.append(_bad(source, fkey, n, line, "read:bad_json"))
-            if len(rows) >= BATCH_ROWS:
+            batch_bytes += len(line)
+            if len(rows) >= BATCH_ROWS or batch_bytes >= BATCH_BYTES:
                 yield read_batch(rows)
-                rows = []
+                rows, batch_bytes = [], 0
     if rows:
         yield read_batch(rows)
 

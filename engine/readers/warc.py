@@ -39,7 +39,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from engine.readers import BATCH_ROWS, _json, reader, relative_key
+from engine.readers import RowBatcher, _json, reader, relative_key
 from engine.schema import read_batch, stable_id
 
 CHUNK = 1 << 20              # compressed bytes read at a time
@@ -48,7 +48,6 @@ MAX_LINE = 64 << 10          # a header line longer than this is not a header li
 MAX_HEADER = 256 << 10       # a WARC header block larger than this is malformed
 HEAD_PEEK = 64 << 10         # bytes read of an over-large response to tell whether it is HTML
 MAX_WET_BYTES = 64 << 20     # a conversion record larger than this is read:text_too_large
-BATCH_TEXT_BYTES = 64 << 20  # a batch is also cut at this much text
 EXCERPT = 2000
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml"}
@@ -549,26 +548,6 @@ def _mime(ctype: str | None) -> tuple[str, str | None]:
     return mime, charset
 
 
-class _Batcher:
-    def __init__(self):
-        self.rows: list[dict] = []
-        self.text_bytes = 0
-
-    def add(self, row: dict) -> pa.RecordBatch | None:
-        self.rows.append(row)
-        self.text_bytes += len(row.get("text") or "")
-        if len(self.rows) >= BATCH_ROWS or self.text_bytes >= BATCH_TEXT_BYTES:
-            return self.flush()
-        return None
-
-    def flush(self) -> pa.RecordBatch | None:
-        if not self.rows:
-            return None
-        b = read_batch(self.rows)
-        self.rows, self.text_bytes = [], 0
-        return b
-
-
 def _bad_row(source, fkey: str, bad: _Bad, kind: str) -> dict:
     rid = bad.headers.get("warc-record-id")
     key = rid or f"{fkey}@{bad.offset}" + (f"/{bad.comp_offset}" if bad.comp_offset is not None else "")
@@ -605,7 +584,7 @@ def read_warc(path: str, source) -> Iterator[pa.RecordBatch]:
             return 0
         return max_html + HEAD_PEEK
 
-    batcher = _Batcher()
+    batcher = RowBatcher()
     for item in iter_records(_Stream(_file_chunks(path)), want):
         if isinstance(item, _Bad):
             row = _bad_row(source, fkey, item, "web")
@@ -712,7 +691,7 @@ def read_wet(path: str, source) -> Iterator[pa.RecordBatch]:
             return MAX_WET_BYTES
         return 0
 
-    batcher = _Batcher()
+    batcher = RowBatcher()
     for item in iter_records(_Stream(_file_chunks(path)), want):
         if isinstance(item, _Bad):
             row = _bad_row(source, fkey, item, "web")
