@@ -1,4 +1,4 @@
-"""The one way tamis starts Spark: embedded `local[*]` by default, `--master URL` otherwise."""
+"""The one way tamis starts Spark: embedded `local[*,3]` by default, `--master URL` or spark-submit otherwise."""
 from __future__ import annotations
 
 import os
@@ -42,38 +42,84 @@ def _java_major(version_output: str) -> int | None:
     return int(m.group(2)) if major == 1 else major
 
 
+# Defaults for every run; under spark-submit a key the submitter set wins (see get_spark).
+ARROW_MAX_RECORDS = 2000            # rows per Arrow batch into Python (default 10000)
+ARROW_MAX_BYTES = 64 * 1024 * 1024  # and bytes: batches stay far below Arrow's and the JVM's 2 GB buffers
+LOCAL_MAX_FAILURES = 3              # embedded default master local[*,3]: a lost Python worker is retried
+
+
+def submitted() -> bool:
+    """True when this Python runs under spark-submit (or the pyspark shell): the JVM already exists and
+    spark-submit's --master, --conf and --py-files are in force."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
 def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str, str] | None = None,
               shuffle_partitions: int | None = None):
-    """Start (or reuse) the SparkSession. Python workers run this same interpreter."""
-    os.environ.setdefault("JAVA_HOME", java_home())
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    # the workers must import engine/filters even when tamis runs from a checkout
-    root = str(Path(__file__).resolve().parent.parent)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH", "")] if p)
+    """Start (or reuse) the SparkSession. Python workers run this same interpreter.
+
+    Embedded (`tamis run`): master from `master`, `$TAMIS_MASTER`, else `local[*,3]`.
+    Under spark-submit (`jobs/run_mix.py`): the master, the executors' Python and every `--conf` come from
+    spark-submit; tamis only adds defaults for keys it left unset, and never points executors at this
+    machine's paths (ship the code with `--py-files`, see `tamis package`).
+    """
+    if not submitted():                             # under spark-submit the JVM already runs
+        os.environ.setdefault("JAVA_HOME", java_home())
     from pyspark.sql import SparkSession
 
-    master = master or os.environ.get("TAMIS_MASTER") or "local[*]"
-    if master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # no "hostname resolves to loopback" warning
-    log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
-    builder = (SparkSession.builder.master(master).appName(app_name)
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.shuffle.partitions", str(shuffle_partitions or _default_partitions(master)))
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.adaptive.enabled", "true")
-               .config("spark.driver.memory", os.environ.get("TAMIS_DRIVER_MEMORY", "2g"))
-               .config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"])
-               .config("spark.executorEnv.PYSPARK_PYTHON", sys.executable)
-               .config("spark.python.worker.reuse", "true")
-               .config("spark.sql.parquet.compression.codec", "zstd")
-               .config("spark.driver.extraJavaOptions", java_opts)
-               .config("spark.executor.extraJavaOptions", java_opts))
-    for k, v in (conf or {}).items():
-        builder = builder.config(k, v)
+    preset: dict[str, str] = {}
+    under_submit = submitted() and master is None
+    if under_submit:
+        from pyspark import SparkConf, SparkContext
+
+        SparkContext._ensure_initialized()          # connects to spark-submit's JVM, starts nothing
+        preset = dict(SparkConf().getAll())         # spark-submit's system properties: master, --conf
+        os.environ.setdefault("PYSPARK_PYTHON", preset.get("spark.pyspark.python", sys.executable))
+    else:
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        # the workers must import engine/filters even when tamis runs from a checkout
+        root = str(Path(__file__).resolve().parent.parent)
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH", "")] if p)
+
+    if not under_submit:
+        master = master or os.environ.get("TAMIS_MASTER") or f"local[*,{LOCAL_MAX_FAILURES}]"
+        if master.startswith("local") or "://127.0.0.1:" in master or "://localhost:" in master:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # loopback cluster: driver reachable there
+    effective_master = master or preset.get("spark.master", "")
+    settings = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_MAX_RECORDS),
+        "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_MAX_BYTES),
+        "spark.sql.execution.arrow.maxBytesPerOutputBatch": str(ARROW_MAX_BYTES),
+        "spark.sql.shuffle.partitions": str(shuffle_partitions or _default_partitions(effective_master)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.python.worker.reuse": "true",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # faults: a task is retried on another executor (lost executors do not count against it)
+        "spark.task.maxFailures": "4",
+        "spark.stage.maxConsecutiveAttempts": "4",
+    }
+    if not under_submit:
+        log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+        java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+        settings.update({
+            "spark.driver.memory": os.environ.get("TAMIS_DRIVER_MEMORY", "2g"),
+            "spark.executorEnv.PYTHONPATH": os.environ["PYTHONPATH"],
+            "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+            "spark.driver.extraJavaOptions": java_opts,
+            "spark.executor.extraJavaOptions": java_opts,
+        })
+    settings.update(conf or {})
+    builder = SparkSession.builder.appName(app_name)
+    if not under_submit:
+        builder = builder.master(master)
+    for k, v in settings.items():
+        if k not in preset:          # what spark-submit was told wins
+            builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("TAMIS_SPARK_LOG_LEVEL", "ERROR"))
     return spark
@@ -82,7 +128,7 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
 def _default_partitions(master: str) -> int:
     import re
 
-    m = re.match(r"local\[(\d+|\*)", master)
+    m = re.match(r"local\[(\d+|\*)", master or "")
     if m:
         return max(2, 2 * (os.cpu_count() or 2 if m.group(1) == "*" else int(m.group(1))))
     return 64

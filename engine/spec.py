@@ -56,6 +56,7 @@ class SourceBase(Strict):
 
 class RecordFields(Strict):
     """For record files (jsonl, parquet, synthetic): which fields hold text, id and url."""
+    max_doc_bytes: int | None = Field(default=None, gt=0)   # larger records: read:too_large (default 10 MB)
     text_field: str = "text"
     id_field: str = "id"          # a missing id falls back to file + line
     url_field: str = "url"

@@ -308,7 +308,10 @@ class EnglishTokenizer:
 @cache
 def english_tokenizer() -> EnglishTokenizer:
     """One tokenizer per process (the rule data loads once; the chunk cache is shared by all filters)."""
-    return EnglishTokenizer(json.loads(DATA_PATH.read_text(encoding="utf-8")))
+    import pkgutil
+
+    # pkgutil reads package data from a folder or from a zip (spark-submit --py-files tamis.zip) alike
+    return EnglishTokenizer(json.loads(pkgutil.get_data("filters", DATA_PATH.name).decode("utf-8")))
 
 
 def _regen() -> None:  # pragma: no cover - developer tool, needs spaCy

@@ -1,0 +1,173 @@
+"""Operations commands: `tamis package` (code and dependencies for spark-submit) and `tamis cluster`
+(a local standalone Spark cluster). Registered by engine/cli.py::_register_optional_commands."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import click
+
+from engine.cli import _fail, main, out
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "filters")
+ZIP_NAME = "tamis.zip"
+VENV_NAME = "tamis-venv.tar.gz"
+
+
+# ---------------------------------------------------------------- package
+
+
+def build_zip(dest: str) -> str:
+    """`engine/` and `filters/` (sources and data files, no bytecode) as a zip for `--py-files`.
+
+    Entries are sorted with a fixed timestamp, so the same sources give the same bytes.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    tmp = dest + ".part"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for pkg in PACKAGES:
+            for f in sorted((ROOT / pkg).rglob("*")):
+                rel = f.relative_to(ROOT)
+                if f.is_dir() or "__pycache__" in rel.parts or f.suffix in (".pyc", ".pyo") or f.name.startswith("."):
+                    continue
+                info = zipfile.ZipInfo(str(rel), date_time=(2020, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, f.read_bytes())
+    os.replace(tmp, dest)
+    return dest
+
+
+def _skip_in_venv(rel: str) -> bool:
+    name = os.path.basename(rel)
+    return ("__pycache__" in rel.split(os.sep) or name.endswith((".pyc", ".pyo"))
+            or name.startswith("__editable__") or name.endswith(".egg-link"))   # tamis itself comes from the zip
+
+
+def pack_venv(prefix: str, dest: str) -> tuple[str, str]:
+    """The virtualenv at `prefix` as a tar.gz for `--archives dest#environment`. Returns (path, how).
+
+    `venv-pack` when it is installed; otherwise a plain tar.gz that keeps symlinks and leaves out
+    bytecode and the editable link to this checkout. Either way `bin/python` stays a link to the base
+    interpreter (pyvenv.cfg `home`): every node needs that same Python at that same path.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    tmp = dest + ".part"
+    try:
+        import venv_pack  # type: ignore
+
+        venv_pack.pack(prefix=prefix, output=tmp, force=True)
+        how = "venv-pack"
+    except ImportError:
+        with tarfile.open(tmp, "w:gz", compresslevel=3) as t:
+            for dirpath, dirnames, filenames in os.walk(prefix):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                    full = os.path.join(dirpath, name)
+                    rel = os.path.relpath(full, prefix)
+                    if not _skip_in_venv(rel):
+                        t.add(full, arcname=rel, recursive=False)
+        how = "tar.gz"
+    except Exception as e:  # noqa: BLE001 - venv-pack refuses some environments: fall back
+        raise click.ClickException(f"venv-pack failed: {e}") from None
+    os.replace(tmp, dest)
+    return dest, how
+
+
+@main.command()
+@click.option("-o", "--output", "outdir", default="dist", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for tamis.zip (and tamis-venv.tar.gz).")
+@click.option("--venv", "with_venv", is_flag=True,
+              help="Also pack this virtualenv (dependencies) for spark-submit --archives.")
+def package(outdir, with_venv):
+    """Build what spark-submit ships to executors: tamis.zip (--py-files) and, with --venv, a packed venv."""
+    z = build_zip(os.path.join(outdir, ZIP_NAME))
+    out.print(f"{z}: engine + filters for --py-files ({os.path.getsize(z) / 1e6:.1f} MB)")
+    if with_venv:
+        if sys.prefix == sys.base_prefix:
+            _fail("--venv: tamis is not running from a virtualenv", 2)
+        v, how = pack_venv(sys.prefix, os.path.join(outdir, VENV_NAME))
+        out.print(f"{v}: {sys.prefix} packed with {how} ({os.path.getsize(v) / 1e6:.0f} MB) for "
+                  f"--archives {v}#environment --conf spark.pyspark.python=./environment/bin/python")
+
+
+# ---------------------------------------------------------------- cluster
+
+
+@main.group()
+def cluster():
+    """A local Spark standalone cluster (master + workers on 127.0.0.1)."""
+
+
+_state_opt = click.option("--state-dir", default=None, type=click.Path(file_okay=False),
+                          help="Pids, URL and logs (default ~/.tamis/cluster or $TAMIS_CLUSTER_DIR).")
+
+
+@cluster.command("up")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--cores", default=1, show_default=True, type=click.IntRange(1, 256), help="Cores per worker.")
+@click.option("--memory", default="2g", show_default=True, help="Memory per worker (e.g. 2g, 512m).")
+@click.option("--port", default=None, type=int, help="Master port (default 7077, or a free one).")
+@click.option("--webui-port", default=None, type=int, help="Master web UI port (default 8080, or a free one).")
+@_state_opt
+def cluster_up(workers, cores, memory, port, webui_port, state_dir):
+    """Start a master and WORKERS workers; print the master URL when all registered."""
+    from engine.cluster import ClusterError, up
+
+    try:
+        st = up(workers=workers, cores=cores, memory=memory, state_dir=state_dir, port=port, webui_port=webui_port)
+    except ClusterError as e:
+        _fail(str(e), 1)
+    click.echo(st.master_url)
+    click.echo(f"master {st.master_url} (web UI {st.webui}), {workers} workers x {cores} cores x {memory}; "
+               f"logs in {st.state_dir}", err=True)
+
+
+@cluster.command("down")
+@_state_opt
+def cluster_down(state_dir):
+    """Stop the workers (and their executors) and the master."""
+    from engine.cluster import down
+
+    if down(state_dir):
+        click.echo("cluster stopped", err=True)
+    else:
+        click.echo("no cluster recorded", err=True)
+
+
+@cluster.command("status")
+@_state_opt
+@click.option("--json", "as_json", is_flag=True)
+def cluster_status(state_dir, as_json):
+    """Master URL, workers and running applications. Exit 0 when the master runs, 1 otherwise."""
+    from engine.cluster import status
+
+    info = status(state_dir)
+    if as_json:
+        out.print_json(json.dumps(info))
+    elif not info["running"]:
+        out.print(f"no cluster running (state dir {info['state_dir']})")
+    else:
+        alive = sum(1 for w in info["workers"] if w["state"] == "ALIVE")
+        out.print(f"{info['master_url']}  web UI {info['webui']}  workers alive {alive}/{len(info['worker_pids'])}"
+                  f"  apps {info.get('active_apps', [])}")
+    sys.exit(0 if info["running"] else 1)
+
+
+def _also_on_main_module():
+    """`python -m engine.cli` runs cli.py as __main__, a second copy of the group: register there too."""
+    import engine.cli as cli
+
+    m = sys.modules.get("__main__")
+    f = getattr(m, "__file__", None)
+    if m is not None and f and m is not cli and os.path.abspath(f) == os.path.abspath(cli.__file__):
+        for cmd in (package, cluster):
+            m.main.add_command(cmd)
+
+
+_also_on_main_module()
