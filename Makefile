@@ -21,7 +21,13 @@ test: setup
 test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not spark and not slow"
 
-bench: setup
+BENCH_STAMP := $(VENV)/.tamis-bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(VENV)/bin/python bench/run_all.py
 
 clean:

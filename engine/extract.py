@@ -15,6 +15,8 @@ Extractors (the `extractor:` key of a `warc` source):
   pages. The text is identical to `trafilatura.extract(html, fast=True, include_comments=False)` on 109
   of the 110 evaluation pages (on the last one both miss the article; the pre-cleaned run leaves out a
   navigation menu the stock run emits), at ~1.35x its speed; bench/bench_extract.py has the figures.
+  It is not identical everywhere: on real Common Crawl pages the pre-cleaning sometimes drops a few
+  navigation lines the stock call keeps (5 of 151 pages in bench/bench_pipeline.py's comparison).
 - ``resiliparse``: resiliparse's main-content heuristics (C++, ~5x faster, about 3x the boilerplate),
   with line structure kept and image alt texts dropped.
 - ``trafilatura_fast`` / ``trafilatura_fallback`` / ``trafilatura_nocomments``: stock trafilatura calls

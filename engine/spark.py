@@ -106,6 +106,10 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
     if not under_submit:
         log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
         java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+        if (master or "").startswith("local") and not os.environ.get("TAMIS_FULL_JIT"):
+            # Embedded runs are short: the C1 compiler alone saves the JVM's C2 compile time
+            # (bench: JVM CPU 46 -> 25 s, +41% docs per core). Clusters keep the full JIT.
+            java_opts += " -XX:TieredStopAtLevel=1"
         settings.update({
             "spark.driver.memory": os.environ.get("TAMIS_DRIVER_MEMORY", "2g"),
             "spark.executorEnv.PYTHONPATH": os.environ["PYTHONPATH"],
