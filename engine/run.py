@@ -218,13 +218,17 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
 
         # 3. counts per source and reason (aggregates only, never documents)
         reason_key = F.when(F.col("reason").startswith("duplicate:"), F.lit("duplicate")).otherwise(F.col("reason"))
+        # docs, tokens and text bytes per (source, reason) in one aggregate; every `*_skipped` value in another
         counts = (df.groupBy("source", reason_key.alias("reason"))
-                    .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).collect())
+                    .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"),
+                         F.sum(F.length("text")).alias("text_bytes")).collect())
         skip_cols = [c for c in df.columns if c.endswith("_skipped")]
         skips = {}
-        for c in skip_cols:
-            for r in df.where(F.col(c).isNotNull()).groupBy("source", c).count().collect():
-                skips.setdefault(r["source"], {})[f"{c}:{r[c]}"] = r["count"]
+        if skip_cols:
+            values = F.array(*[F.when(F.col(c).isNotNull(), F.concat(F.lit(f"{c}:"), F.col(c))) for c in skip_cols])
+            for r in (df.select("source", F.explode(values).alias("skip")).where(F.col("skip").isNotNull())
+                        .groupBy("source", "skip").count().collect()):
+                skips.setdefault(r["source"], {})[r["skip"]] = r["count"]
 
         # 4. mix by tokens
         say("mix", "planning the token budget")
@@ -236,7 +240,7 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
 
         # 5. shards, rejects, manifest
         say("write", "writing shards")
-        text_bytes = kept.agg(F.sum(F.length("text"))).first()[0] or 0
+        text_bytes = sum(r["text_bytes"] or 0 for r in counts if r["reason"] is None)
         n_shards = shard_count(int(text_bytes * plan.expected_ratio), spec.output.shard_mb)
         shards = write_shards(mixed, tmp, spec.seed, n_shards)
         from engine.mix import realized_tokens
@@ -246,7 +250,7 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
         if spec.output.keep_rejects:
             say("write", "writing rejects")
             rejects = df.where(F.col("reason").isNotNull())
-            rej_bytes = rejects.agg(F.sum(F.length("text"))).first()[0] or 0
+            rej_bytes = sum(r["text_bytes"] or 0 for r in counts if r["reason"] is not None)
             reject_shards = write_shards(rejects, os.path.join(tmp, "rejects"), spec.seed,
                                          shard_count(rej_bytes, spec.output.shard_mb), prefix="rejects")
         manifest = build_manifest(spec, counts, skips, plan, realized, shards, reject_shards, reused, work,
