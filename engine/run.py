@@ -82,25 +82,16 @@ def _stage_tmp_prefix(path: str) -> str:
 
 def _clean_stale_stage_tmp(path: str):
     """Remove build folders of this stage left by killed runs: on this host, of a process no longer alive."""
+    from engine.cluster import alive   # zombies count as dead
     import socket
 
     host = socket.gethostname()
     for d in glob.glob(glob.escape(_stage_tmp_prefix(path)) + "*"):
         parts = d[len(_stage_tmp_prefix(path)):].rsplit("-", 2)
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not alive(int(parts[1])):
             shutil.rmtree(d, ignore_errors=True)
         elif time.time() - os.path.getmtime(d) > 7 * 86400:
             shutil.rmtree(d, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stage(spark, path: str, build, reused: dict, name: str):

@@ -45,6 +45,14 @@ class RowBatcher:
         self.rows, self.text_bytes = [], 0
         return b
 
+    def batches(self, rows) -> Iterator[pa.RecordBatch]:
+        """Every row of `rows` (None skipped), as batches."""
+        for row in rows:
+            if row is not None and (b := self.add(row)) is not None:
+                yield b
+        if (b := self.flush()) is not None:
+            yield b
+
 
 def reader(kind: str):
     def register(fn):

@@ -280,37 +280,35 @@ def read_dump(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
     wanted = [source.content_field, source.path_field, source.repo_field, source.license_field,
               source.lang_field, "hexsha", "size", "max_stars_repo_head_hexsha"]
-    out = RowBatcher()
-    n = 0
-    for recs in _dump_records(path, source, wanted):
-        for rec in recs:
-            if "__bad_line__" in rec:
-                row = {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
-                       "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
-                       "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": "read:bad_json"}
-            else:
-                content = rec.get(source.content_field)
-                repo, p = rec.get(source.repo_field), rec.get(source.path_field)
-                head = rec.get("max_stars_repo_head_hexsha")
-                url = (f"https://github.com/{repo}/blob/{head}/{p}"
-                       if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
-                size = rec.get("size")
-                kw = dict(text=content, data=None) if isinstance(content, str) else dict(
-                    data=bytes(content) if isinstance(content, (bytes, bytearray)) else None)
-                if content is None:
-                    row = {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
-                           "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
+
+    def rows():
+        n = 0
+        for recs in _dump_records(path, source, wanted):
+            for rec in recs:
+                if "__bad_line__" in rec:
+                    row = {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
+                           "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
+                           "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": "read:bad_json"}
                 else:
-                    row = file_row(source, fkey, repo and str(repo), p and str(p), size=size if isinstance(size, int) else None,
-                                   sha=rec.get("hexsha") or None, lang=rec.get(source.lang_field) or None,
-                                   license=_license_name(rec.get(source.license_field)), url=url, **kw)
-            n += 1
-            b = out.add(row)
-            if b is not None:
-                yield b
-    b = out.flush()
-    if b is not None:
-        yield b
+                    content = rec.get(source.content_field)
+                    repo, p = rec.get(source.repo_field), rec.get(source.path_field)
+                    head = rec.get("max_stars_repo_head_hexsha")
+                    url = (f"https://github.com/{repo}/blob/{head}/{p}"
+                           if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
+                    size = rec.get("size")
+                    kw = dict(text=content, data=None) if isinstance(content, str) else dict(
+                        data=bytes(content) if isinstance(content, (bytes, bytearray)) else None)
+                    if content is None:
+                        row = {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
+                               "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
+                    else:
+                        row = file_row(source, fkey, repo and str(repo), p and str(p), size=size if isinstance(size, int) else None,
+                                       sha=rec.get("hexsha") or None, lang=rec.get(source.lang_field) or None,
+                                       license=_license_name(rec.get(source.license_field)), url=url, **kw)
+                n += 1
+                yield row
+
+    yield from RowBatcher().batches(rows())
 
 
 # ------------------------------------------------------------------ trees and archives

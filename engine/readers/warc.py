@@ -584,19 +584,9 @@ def read_warc(path: str, source) -> Iterator[pa.RecordBatch]:
             return 0
         return max_html + HEAD_PEEK
 
-    batcher = RowBatcher()
-    for item in iter_records(_Stream(_file_chunks(path)), want):
-        if isinstance(item, _Bad):
-            row = _bad_row(source, fkey, item, "web")
-        else:
-            row = _warc_doc(item, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed)
-        if row is not None:
-            b = batcher.add(row)
-            if b is not None:
-                yield b
-    b = batcher.flush()
-    if b is not None:
-        yield b
+    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad) else _warc_doc(item, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed)
+            for item in iter_records(_Stream(_file_chunks(path)), want))
+    yield from RowBatcher().batches(rows)
 
 
 def _warc_doc(rec: _Record, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed):
@@ -691,19 +681,9 @@ def read_wet(path: str, source) -> Iterator[pa.RecordBatch]:
             return MAX_WET_BYTES
         return 0
 
-    batcher = RowBatcher()
-    for item in iter_records(_Stream(_file_chunks(path)), want):
-        if isinstance(item, _Bad):
-            row = _bad_row(source, fkey, item, "web")
-        else:
-            row = _wet_doc(item, source, fkey)
-        if row is not None:
-            b = batcher.add(row)
-            if b is not None:
-                yield b
-    b = batcher.flush()
-    if b is not None:
-        yield b
+    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad) else _wet_doc(item, source, fkey)
+            for item in iter_records(_Stream(_file_chunks(path)), want))
+    yield from RowBatcher().batches(rows)
 
 
 def _wet_doc(rec: _Record, source, fkey) -> dict | None:
