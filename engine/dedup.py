@@ -22,8 +22,10 @@ How (all DataFrame operations; the driver only ever sees "did anything change" s
 4. verify (default on): candidates come from bands chosen for `threshold - 0.2` (engine.minhash.VERIFY_MARGIN);
    each candidate edge is kept only if the true Jaccard of the two shingle sets is >= threshold. Candidates
    are grouped by hub, so a hub's shingles are computed once and the texts are streamed, not held.
-5. connected components of all edges: alternating large-star / small-star (Kiveris et al. 2014) on
-   DataFrames, lineage cut every round, until the edges form stars around each component's smallest id.
+5. connected components of all edges: up to LOCAL_CC_MAX_EDGES distinct edges, in one task (scipy);
+   above, alternating large-star / small-star (Kiveris et al. 2014) on DataFrames, lineage cut every round,
+   until the edges form stars around each component's smallest id. Both give every node its component's
+   smallest id.
 6. survivor per component by `spec.keep`, ties (and missing values) by smallest id:
    - first: smallest id; quality: highest `keep_signal` (null last); source: order of `keep_sources`
      (unlisted sources after, in id order);
@@ -53,6 +55,10 @@ from engine.spec import DedupSpec
 DATE_KEYS = ("date", "crawl_date", "warc_date")
 SCHEME = "affine32"          # datasketch 2.0's default: 32-bit signatures, half the bytes of affine64
 MAX_CC_ROUNDS = 100          # large-star/small-star needs O(log^2 n) rounds; this is a safety net
+# Up to this many distinct edges, components are found in one task (scipy's union of the edge list, ~1 s
+# per million edges, ~200 MB): one Spark job instead of 3 per large-star/small-star round, whose fixed
+# costs dominate small and medium runs. Above it, the distributed rounds.
+LOCAL_CC_MAX_EDGES = 2_000_000
 
 
 # ---------------------------------------------------------------- entry point
@@ -249,7 +255,7 @@ def _verify_batch(batch: pa.RecordBatch, state: dict, threshold: float, ngram: i
 def connected_components(edges: DataFrame, max_rounds: int = MAX_CC_ROUNDS) -> DataFrame:
     """(src, dst) undirected edges -> (id, root) for every node on an edge; root = smallest id of its component.
 
-    Alternating large-star and small-star (Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii: "Connected
+    Up to `LOCAL_CC_MAX_EDGES` distinct edges: one task (`_local_components`). Otherwise alternating large-star and small-star (Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii: "Connected
     Components in MapReduce and Beyond", SoCC 2014). Edges are kept as (hi, lo) with hi > lo. Done when the
     graph is a forest of stars centred on each component's minimum: no node has two smaller neighbours, or a
     smaller and a larger one. That test comes from the same per-node aggregate large-star needs anyway;
@@ -257,6 +263,8 @@ def connected_components(edges: DataFrame, max_rounds: int = MAX_CC_ROUNDS) -> D
     """
     e = _cut(edges.where(F.col("src") != F.col("dst"))
              .select(F.greatest("src", "dst").alias("hi"), F.least("src", "dst").alias("lo")).distinct())
+    if e.count() <= LOCAL_CC_MAX_EDGES:
+        return _cut(e.repartition(1).mapInArrow(_local_components, "id string, root string"))
     for _ in range(max_rounds):
         nbrs = e.select(F.col("hi").alias("u"), F.col("lo").alias("v")).unionByName(
             e.select(F.col("lo").alias("u"), F.col("hi").alias("v")))
@@ -271,6 +279,39 @@ def connected_components(edges: DataFrame, max_rounds: int = MAX_CC_ROUNDS) -> D
         raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
     return e.select(F.col("hi").alias("id"), F.col("lo").alias("root")).unionByName(
         e.select(F.col("lo").alias("id"), F.col("lo").alias("root")).distinct())
+
+
+def _local_components(batches):
+    """mapInArrow over all (hi, lo) edges in one task: (id, root) for every node, root = smallest id.
+
+    Ids are ranked in byte order (Spark's string order), components come from scipy's connected_components,
+    and each component's root is its smallest rank: the same answer as the distributed rounds."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+
+    batches = list(batches)
+    if not batches or not sum(b.num_rows for b in batches):
+        return
+    t = pa.Table.from_batches(batches)
+    ends = pa.chunked_array(t.column("hi").chunks + t.column("lo").chunks).combine_chunks()
+    enc = ends.dictionary_encode()
+    ids = enc.dictionary
+    order = pc.sort_indices(ids).to_numpy()                    # binary order of UTF-8 bytes, as Spark's
+    rank = np.empty(len(ids), np.int64)
+    rank[order] = np.arange(len(ids))
+    node = rank[enc.indices.to_numpy()]
+    m = t.num_rows
+    n = len(ids)
+    graph = coo_matrix((np.ones(m, np.int8), (node[:m], node[m:])), shape=(n, n))
+    _, label = scipy_components(graph, directed=False)
+    root = np.full(label.max() + 1, n, np.int64)
+    np.minimum.at(root, label, np.arange(n))                   # nodes are numbered by rank: min = smallest id
+    sorted_ids = pc.array_take(ids, pa.array(order))
+    step = 1 << 16
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        yield pa.RecordBatch.from_arrays(
+            [sorted_ids.slice(lo, hi - lo), pc.array_take(sorted_ids, pa.array(root[label[lo:hi]]))], names=["id", "root"])
 
 
 def _large_star(nbrs: DataFrame, stats: DataFrame) -> DataFrame:

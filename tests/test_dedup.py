@@ -362,11 +362,15 @@ def test_pairs_agree_with_datasketch_minhashlsh(spark):
 
 # ---------------------------------------------------------------- connected components
 
-def test_connected_components_match_union_find(spark):
-    from engine.dedup import connected_components
+@pytest.mark.parametrize("local_max", [0, 10 ** 6], ids=["distributed", "one-task"])
+def test_connected_components_match_union_find(spark, monkeypatch, local_max):
+    from engine import dedup
 
+    monkeypatch.setattr(dedup, "LOCAL_CC_MAX_EDGES", local_max)
+    connected_components = dedup.connected_components
     rnd = random.Random(7)
-    ids = [f"n{rnd.randrange(10 ** 9):09d}" for _ in range(400)]
+    # ids in byte order differ from code point order and from case-folded order: Spark compares UTF-8 bytes
+    ids = [f"{rnd.choice(['n', 'N', 'é', 'z', '😀'])}{rnd.randrange(10 ** 9):09d}" for _ in range(400)]
     edges = []
     path = ids[:120]                                # a long path in random id order: the slow case
     edges += list(zip(path, path[1:]))
@@ -380,6 +384,20 @@ def test_connected_components_match_union_find(spark):
         uf.union(a, b)
     nodes = {x for e in edges if e[0] != e[1] for x in e}     # self loops alone make no component
     assert got == {x: uf.find(x) for x in nodes}              # this union-find's root is the smallest id
+
+
+def test_dedup_same_clusters_on_both_component_paths(spark, corpus, monkeypatch):
+    from engine import dedup
+
+    _, df = corpus
+    spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
+    results = []
+    for local_max in (0, 10 ** 6):
+        monkeypatch.setattr(dedup, "LOCAL_CC_MAX_EDGES", local_max)
+        results.append(sorted(dedup.dedup(df, spec).select("id", "reason", "dup_cluster", "dup_cluster_size")
+                              .collect()))
+    assert results[0] == results[1]
+    assert sum(1 for r in results[0] if (r["reason"] or "").startswith("duplicate:")) > 0
 
 
 # ---------------------------------------------------------------- plan figures, no collect
@@ -402,5 +420,5 @@ def test_dedup_never_collects_documents_or_edges():
     src = (Path(__file__).resolve().parent.parent / "engine" / "dedup.py").read_text()
     for banned in (".collect(", "toPandas(", "toLocalIterator(", ".take(", ".rdd"):
         assert banned not in src, banned
-    # the only driver-side reads: an emptiness check per round and the estimate's one aggregate row
-    assert src.count(".isEmpty()") == 1 and src.count(".first()") == 1
+    # the only driver-side reads: the edge count, an emptiness check per round, the estimate's aggregate row
+    assert src.count(".isEmpty()") == 1 and src.count(".first()") == 1 and src.count(".count()") == 1
