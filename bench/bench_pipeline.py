@@ -162,13 +162,13 @@ def run_tamis(inputs_dir: Path, master: str, tag: str, extractor: str = "trafila
     return run_json(cmd, out, timeout, env={"TAMIS_SPARK_LOG_LEVEL": "ERROR"}, log=WORK / f"tamis-{tag}.log")
 
 
-def run_datatrove(inputs_dir: Path, tag: str, timeout: float = 1200) -> dict:
+def run_datatrove(inputs_dir: Path, tag: str, timeout: float = 1200, extractor: str = "trafilatura") -> dict:
     from engine.minhash import lsh_params
 
     bands, rows = lsh_params(0.8, 128)
     out = WORK / f"datatrove-{tag}.json"
     return run_json([PY, str(ROOT / "bench" / "datatrove_pipeline.py"), "--inputs", str(inputs_dir),
-                     "--work", str(WORK / f"datatrove-{tag}"), "--json", str(out),
+                     "--work", str(WORK / f"datatrove-{tag}"), "--json", str(out), "--extractor", extractor,
                      "--bands", str(bands), "--rows", str(rows)], out, timeout, log=WORK / f"datatrove-{tag}.log")
 
 
@@ -374,77 +374,88 @@ def agreement(t_path: str, d_path: str, copies: int) -> dict:
 
 # ---------------------------------------------------------------- profile (outside Spark)
 
-# entry points whose cumulative time is a stage of the per-file work (functions, by module and name)
-PROFILE_POINTS = [
-    ("WARC read + decompress + HTTP parse", "engine/readers/warc.py", ("iter_records", "parse_http", "dechunk",
-                                                                       "decode_content")),
-    ("charset decode", "engine/extract.py", ("decode_html",)),
-    ("extraction (trafilatura)", "engine/extract.py", ("extract_detailed",)),
-    ("reader rows -> Arrow", "engine/schema.py", ("read_batch",)),
-    ("language", "filters/language.py", ("score", "decide")),
-    ("gopher_repetition", "filters/quality.py", ("GopherRepetition.score", "GopherRepetition.decide")),
-    ("gopher_quality", "filters/quality.py", ("GopherQuality.score", "GopherQuality.decide")),
-    ("c4_quality", "filters/quality.py", ("C4Quality.score", "C4Quality.decide")),
-    ("fineweb_quality", "filters/quality.py", ("FineWebQuality.score", "FineWebQuality.decide")),
-    ("nsfw (URL)", "filters/nsfw.py", ("score", "decide")),
-    ("token counts", "engine/tokenize.py", ("count_tokens",)),
-]
+def profile(copies: int = 8, extractor: str = "trafilatura", top: int = 20) -> dict:
+    """Where a Spark task's Python time goes: `read_and_annotate` over the pipeline's input files, in one
+    process as a reused Spark worker runs them (models and memos load once, on the first file).
 
-
-def profile(top: int = 25) -> dict:
-    """cProfile (process time) of `read_and_annotate` over the distinct WARC files, as a Spark task runs it."""
+    Stage CPU comes from process-time wrappers around each stage's entry point (extraction, every filter's
+    score + decide, token counts; the rest is WARC reading, charset decoding, Arrow glue): accurate, unlike
+    cProfile, which inflates code made of many small Python calls (it showed bpe-openai's 0.7 s vocabulary
+    load as 7 s). A cProfile pass afterwards only ranks functions by self time (`top_self`)."""
     import cProfile
+    import functools
     import pstats
 
     import yaml
 
-    from engine.pipeline import read_and_annotate, source_filters
+    import engine.extract as ext
+    import engine.pipeline as pipeline
+    import engine.tokenize as tok
     from engine.schema import READ_SCHEMA
     from engine.spec import parse_spec
     from filters.chain import chain_schema
 
-    d = inputs(1)
-    spec = parse_spec(yaml.safe_dump(spec_dict(d, WORK / "profile-out")), "bench.yaml", base_dir=str(WORK))
+    d = inputs(copies)
+    spec = parse_spec(yaml.safe_dump(spec_dict(d, WORK / "profile-out", extractor)), "bench.yaml",
+                      base_dir=str(WORK))
     source = spec.sources[0]
-    filters = source_filters(source)
+    filters = pipeline.source_filters(source)
     schema = chain_schema(filters, READ_SCHEMA)
     files = sorted(str(p) for p in d.glob("*.warc.gz"))
+    acc: dict[str, float] = {}
+    restore = []
+
+    def wrap(owner, name, label):
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def timed(*a, **k):
+            t = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc[label] = acc.get(label, 0.0) + time.process_time() - t
+
+        type.__setattr__(owner, name, timed) if isinstance(owner, type) else setattr(owner, name, timed)
+        restore.append((owner, name, fn))
 
     def work():
         n = 0
         for p in files:
-            for b in read_and_annotate(p, source, filters, schema, spec.tokenizer):
+            for b in pipeline.read_and_annotate(p, source, filters, schema, spec.tokenizer):
                 n += b.num_rows
         return n
 
-    work()   # warm: models, lists, imports load once per worker in Spark too
-    from filters import quality, spacy_en
-
-    spacy_en.english_tokenizer.cache_clear()   # cold memo: a worker sees each distinct text once
-    quality.vocab.cache_clear()
+    wrap(ext, "extract_detailed", f"extraction ({extractor})")
+    for f in {type(f): f for f in filters}.values():
+        wrap(type(f), "score", f.kind)
+        wrap(type(f), "decide", f.kind)
+    wrap(tok, "count_tokens", "token counts")
+    try:
+        c0 = time.process_time()
+        n = work()
+        total = time.process_time() - c0
+    finally:
+        for owner, name, fn in reversed(restore):
+            type.__setattr__(owner, name, fn) if isinstance(owner, type) else setattr(owner, name, fn)
+    stages = [{"stage": k, "cpu_s": round(v, 3), "ms_per_doc": round(1000 * v / n, 2) if n else None,
+               "share": round(v / total, 3) if total else None}
+              for k, v in sorted(acc.items(), key=lambda kv: -kv[1])]
+    rest = total - sum(acc.values())
+    stages.append({"stage": "WARC read, charset, Arrow glue, first-use model loads", "cpu_s": round(rest, 3),
+                   "ms_per_doc": round(1000 * rest / n, 2) if n else None,
+                   "share": round(rest / total, 3) if total else None})
     prof = cProfile.Profile(time.process_time)
-    c0 = time.process_time()
     prof.enable()
-    n = work()
+    work()
     prof.disable()
-    total = time.process_time() - c0
     st = pstats.Stats(prof)
-    by_point = []
-    for label, mod, names in PROFILE_POINTS:
-        cum = 0.0
-        for (fname, line, func), (cc, nc, tt, ct, callers) in st.stats.items():
-            if fname.replace(os.sep, "/").endswith(mod) and any(
-                    func == nm.split(".")[-1] and _owner(fname, line, nm) for nm in names):
-                cum += ct
-        by_point.append({"stage": label, "cpu_s": round(cum, 3), "share": round(cum / total, 3) if total else None})
-    rest = total - sum(r["cpu_s"] for r in by_point)
-    by_point.append({"stage": "other (chain, Arrow glue, batching)", "cpu_s": round(rest, 3),
-                     "share": round(rest / total, 3) if total else None})
+    tt_total = sum(v[2] for v in st.stats.values()) or 1.0
     top_tt = sorted(((tt, f"{_short(fn)}:{ln}({func})") for (fn, ln, func), (cc, nc, tt, ct, _) in st.stats.items()),
                     reverse=True)[:top]
-    return {"docs": n, "cpu_s": round(total, 3), "docs_per_cpu_s": round(n / total, 1) if total else None,
-            "stages": by_point,
-            "top_self": [{"fn": f, "self_s": round(t, 3), "share": round(t / total, 3)} for t, f in top_tt]}
+    return {"docs": n, "files": len(files), "extractor": extractor, "cpu_s": round(total, 3),
+            "docs_per_cpu_s": round(n / total, 1) if total else None, "stages": stages,
+            "top_self": [{"fn": f, "share_of_profiled": round(t / tt_total, 3)} for t, f in top_tt]}
 
 
 def _short(fn: str) -> str:
@@ -453,32 +464,6 @@ def _short(fn: str) -> str:
         if marker in p:
             return p.split(marker, 1)[1]
     return p
-
-
-_CLASS_LINES: dict = {}
-
-
-def _owner(fname: str, line: int, qualname: str) -> bool:
-    """Whether the function defined at `fname:line` belongs to the class named in `qualname` (Cls.meth)."""
-    cls = qualname.split(".")[0]
-    if "." not in qualname:
-        return True
-    key = (fname, cls)
-    if key not in _CLASS_LINES:
-        import ast
-
-        try:
-            tree = ast.parse(Path(fname).read_text())
-        except (OSError, SyntaxError):
-            _CLASS_LINES[key] = None
-            return False
-        span = None
-        for node in tree.body:
-            if isinstance(node, ast.ClassDef) and node.name == cls:
-                span = (node.lineno, node.end_lineno)
-        _CLASS_LINES[key] = span
-    span = _CLASS_LINES[key]
-    return bool(span and span[0] <= line <= span[1])
 
 
 # ---------------------------------------------------------------- report
@@ -521,12 +506,12 @@ def main(argv=None):
     res["tamis"] = run_tamis(d, args.master, f"x{args.copies}-{args.master.replace('[', '').replace(']', '')}",
                              args.extractor)
     if not args.no_datatrove:
-        res["datatrove"] = run_datatrove(d, f"x{args.copies}")
+        res["datatrove"] = run_datatrove(d, f"x{args.copies}-{args.extractor}", extractor=args.extractor)
         if "error" not in res["tamis"] and "error" not in res["datatrove"]:
             res["agreement"] = agreement(res["tamis"]["decisions"], res["datatrove"]["decisions"], args.copies)
             res["compare"] = compare(res["tamis"], res["datatrove"])
     if args.profile:
-        res["profile"] = profile()
+        res["profile"] = profile(args.copies, args.extractor)
     report(res)
     if args.json:
         write_json(args.json, res)
@@ -557,7 +542,7 @@ def report(res: dict) -> None:
     if p:
         print(f"\nprofile of the per-file work outside Spark: {p['docs']} docs, {p['cpu_s']} CPU s "
               f"({p['docs_per_cpu_s']} docs/s)")
-        print_table(p["stages"], [("stage", "stage"), ("cpu_s", "CPU s"), ("share", "share")])
+        print_table(p["stages"], [("stage", "stage"), ("cpu_s", "CPU s"), ("ms_per_doc", "ms/doc"), ("share", "share")])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ Every filter has an exclusion writer (drops are written with their reason, as ta
 Made equal to the tamis run, each one clearly a deviation from datatrove's defaults:
 - Trafilatura(favour_precision=False, deduplicate=False, fast=True): the options of tamis' default
   extractor (trafilatura fast mode, comments off); timeout 10 s on both sides (not a timeout benchmark).
+  `--extractor resiliparse`: instead, a datatrove `BaseExtractor` whose `extract` is the call tamis'
+  `extractor: resiliparse` makes (resiliparse main content, same options), run by datatrove's own sandbox:
+  the "same extractor" comparison, where extraction no longer dominates either side.
 - C4QualityFilter rewrites the text it keeps (drops lines); tamis' C4 only decides. A step before C4 saves
   the text and one after it restores it, so FineWeb, the URL filter, MinHash and the shards see the same
   text on both sides. The decision is datatrove's own.
@@ -56,6 +59,7 @@ PATCHES = [
     "C4QualityFilter: text saved before and restored after it (tamis' C4 decides only, never rewrites)",
     "Trafilatura(favour_precision=False, deduplicate=False, fast=True, timeout=10): tamis' extractor options",
 ]
+RESILIPARSE_PATCH = "extractor: a BaseExtractor calling resiliparse as tamis' `extractor: resiliparse` does"
 
 
 def patch_xxhash():
@@ -69,6 +73,24 @@ def patch_xxhash():
         return xxhash.xxh64_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
 
     dt_xx.xxhash32, dt_xx.xxhash64 = xxhash32, xxhash64
+
+
+def resiliparse_extractor(timeout: float):
+    """A datatrove extractor running tamis' resiliparse call (datatrove 0.10 ships none for resiliparse)."""
+    from datatrove.pipeline.extractors.base import BaseExtractor
+
+    class Resiliparse(BaseExtractor):
+        name = "⛏ Resiliparse (tamis options)"
+
+        def __init__(self, timeout: float = 10.0):
+            super().__init__(timeout)
+
+        def extract(self, text: str) -> str:
+            from engine.extract import _resiliparse
+
+            return (_resiliparse(text) or "").strip()
+
+    return Resiliparse(timeout)
 
 
 def build_steps(args, work: Path):
@@ -141,7 +163,8 @@ def build_steps(args, work: Path):
     steps = [
         WarcReader(args.inputs, glob_pattern="*.warc.gz"),
         Tap(str(taps / "read.tsv")),
-        Trafilatura(favour_precision=False, deduplicate=False, fast=True, timeout=10.0),
+        (resiliparse_extractor(10.0) if args.extractor == "resiliparse" else
+         Trafilatura(favour_precision=False, deduplicate=False, fast=True, timeout=10.0)),
         Tap(str(taps / "extracted.tsv")),
         lang,
         GopherRepetitionFilter(exclusion_writer=excl("gopher_repetition")),
@@ -206,6 +229,7 @@ def main(argv=None):
     ap.add_argument("--bands", type=int, default=9)
     ap.add_argument("--rows", type=int, default=13)
     ap.add_argument("--ngram", type=int, default=5)
+    ap.add_argument("--extractor", choices=("trafilatura", "resiliparse"), default="trafilatura")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     from datatrove.utils.logging import logger
@@ -285,7 +309,8 @@ def main(argv=None):
         "input_bytes": input_bytes, "text_bytes": sum(extracted.values()),
         "cpu_s": round(cpu_total, 2), "cpu_import_s": round(import_cpu, 2), "wall_s": round(wall, 2),
         "cpu_by_class": {k: round(v, 2) for k, v in tree_cpu.items()},
-        "executors": per_exec, "peak_mb": mon.peak_mb(), "decisions": str(decisions), "patches": PATCHES,
+        "executors": per_exec, "peak_mb": mon.peak_mb(), "decisions": str(decisions), "extractor": args.extractor,
+        "patches": PATCHES + ([RESILIPARSE_PATCH] if args.extractor == "resiliparse" else []),
         "minhash": {"bands": config.num_buckets, "rows": config.hashes_per_bucket, "ngram": config.n_grams},
     })
 

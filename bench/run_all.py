@@ -1,6 +1,6 @@
 """`make bench`: the whole benchmark suite against the peers, one table, saved as bench/results/latest.json.
 
-    .venv/bin/python bench/run_all.py [--copies 8] [--quick] [--json bench/results/latest.json]
+    .venv/bin/python bench/run_all.py [--copies 16] [--quick] [--json bench/results/latest.json]
 
 1. Full pipeline (bench_pipeline.py): tamis `run()` on local[1] vs datatrove's equivalent pipeline
    (datatrove_pipeline.py, 1 task, 1 worker) on `--copies` copies of the real WARC pages: docs/s and MB/s
@@ -10,12 +10,13 @@
    decontaminate (bench_lang_nsfw_decontam), MinHash signatures vs datasketch (bench_dedup), and from the
    pipeline runs: dedup (LSH + components) and writing, tamis vs datatrove's MinHash stages and writer.
 3. Scaling (bench_scaling.py): local[1] vs local[2] wall clock; peak RSS at 1x and 4x input.
-4. Profile: cProfile of tamis' per-file work outside Spark (bench_pipeline.profile), grouped by stage.
+4. Profile: CPU per stage of tamis' per-file work outside Spark (bench_pipeline.profile: process-time
+   timers per stage; cProfile only to rank functions), and the JVM / Python-worker split of the Spark runs.
 
 Order: the wall-clock runs (local[1], local[2], MinHash signatures) run alone; then datatrove's pipeline (4x, 1x)
-runs in the background (one core) while the 1x tamis run (memory, marginal cost, py-spy), a 4x tamis run
-with the C1-only JIT (the recommended JVM setting for embedded runs) and the single-process per-stage
-benchmarks use the other.
+and datatrove's pipeline with resiliparse (the "same extractor" pair) run in the background (one core) while
+the 1x tamis run (memory, marginal cost, py-spy), a 4x tamis run with `extractor: resiliparse` and the
+single-process per-stage benchmarks use the other.
 Every per-core figure is CPU time, so running side by side does not favour either tool.
 """
 from __future__ import annotations
@@ -40,8 +41,6 @@ import bench_scaling as bs  # noqa: E402
 from common import RESULTS, print_table, ratio, write_json  # noqa: E402
 
 TARGETS = {"pipeline": 10.0, "agreement": 0.995, "signatures": 10.0, "scaling": 1.7}
-C1_CONF = ("spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:"
-           f"{Path(__file__).resolve().parent.parent / 'engine' / 'conf' / 'log4j2.properties'} -XX:TieredStopAtLevel=1")
 
 
 def _row(section, item, tamis=None, ref=None, r=None, target=None, unit="", note="", ok=None):
@@ -158,8 +157,8 @@ def stage_signatures(max_mb: float = 2.0) -> list[dict]:
     bulk = by.get("datasketch bulk")
     note = (f"{n_docs} real docs, {size / 1e6:.1f} MB, num_perm 128; tamis from raw text, datasketch given the "
             f"shingles (its shingling untimed); CPU time (bench_dedup's timer swapped for process_time)")
-    out = [_row("stage", "MinHash signatures vs datasketch update_batch", ours[1], ub[1] if ub else None,
-                target=TARGETS["signatures"], unit="docs/s/core", note=note)]
+    out = [_row("stage", "MinHash signatures vs datasketch update_batch (its shingling untimed)", ours[1],
+                ub[1] if ub else None, unit="docs/s/core", note=note)]
     if bulk:
         out.append(_row("stage", "MinHash signatures vs datasketch bulk", ours[1], bulk[1], unit="docs/s/core"))
     if ub:
@@ -180,8 +179,11 @@ def stage_signatures(max_mb: float = 2.0) -> list[dict]:
         chars = mh.char_mode([d["lang"] for d in picked])
         t_sh, _ = cpu_timed(lambda: [mh.reference_shingles(d["text"], c) for d, c in zip(picked, chars)])
         ref = len(picked) / (t_sh + n_docs / ub[1])
-        out.append(_row("stage", "MinHash signatures vs datasketch update_batch + shingling", ours[1], ref,
-                        unit="docs/s/core", note="reference shingling timed too (plain Python, the same shingles)"))
+        out.insert(0, _row("stage", "MinHash signatures from documents vs datasketch (shingling + update_batch)",
+                           ours[1], ref, target=TARGETS["signatures"], unit="docs/s/core",
+                           note="both sides start from the text: datasketch's shingles made the plain-Python way "
+                                "(NFKC, lowercase, regex tokens, 5-grams: engine.minhash.reference_shingles, as fast "
+                                "as a hand-written unicodedata + re version), then update_batch"))
     return out
 
 
@@ -220,7 +222,7 @@ def stage_from_pipeline(pipe: dict) -> list[dict]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--copies", type=int, default=8, help="copies of the WARC files for the big runs (4x)")
+    ap.add_argument("--copies", type=int, default=16, help="copies of the WARC files for the big runs (4x)")
     ap.add_argument("--quick", action="store_true", help="2 copies, fewer filter docs: a smoke run")
     ap.add_argument("--json", type=Path, default=RESULTS / "latest.json")
     args = ap.parse_args(argv)
@@ -251,27 +253,32 @@ def main(argv=None):
     def datatrove_runs():
         dt_box["big"] = bp.run_datatrove(d_big, f"x{big}")
         dt_box["small"] = bp.run_datatrove(d_base, f"x{base}")   # for the marginal cost per document
+        dt_box["resiliparse"] = bp.run_datatrove(d_big, f"x{big}-resiliparse", extractor="resiliparse")
 
     th = threading.Thread(target=datatrove_runs, daemon=True)
     t_dt = time.time()
     th.start()
     small = _guard("tamis local[1] (1x, py-spy on the Python workers)",
                    lambda: bp.run_tamis(d_base, "local[1]", f"x{base}-local1", py_spy=True), errors) or {"error": "failed"}
-    # the recommended JVM setting for embedded runs (see README): C1-only JIT, via the spec's `spark:` conf
-    tuned = _guard("tamis local[1] (4x, -XX:TieredStopAtLevel=1)",
-                   lambda: bp.run_tamis(d_big, "local[1]", f"x{big}-local1-c1", conf=[C1_CONF]), errors) or {"error": "failed"}
+    # the same extractor on both sides (resiliparse): what the pipeline costs when extraction does not dominate
+    same = _guard("tamis local[1] (4x, extractor: resiliparse)",
+                  lambda: bp.run_tamis(d_big, "local[1]", f"x{big}-local1-resiliparse", extractor="resiliparse"),
+                  errors) or {"error": "failed"}
     for name, fn in (("extraction", stage_extraction),
                      ("quality filters", lambda: stage_quality_filters(300 if args.quick else 400)),
                      ("language / nsfw / decontaminate", stage_lang_nsfw)):
         stages += _guard(name, fn, errors) or []
-    profile = _guard("profile", bp.profile, errors)
+    profile = _guard("profile", lambda: bp.profile(base), errors)
     th.join()
     print(f"[bench] datatrove pipeline (background): {time.time() - t_dt:.0f} s", flush=True)
     dt = dt_box.get("big") or {"error": "failed"}
     dt_small = dt_box.get("small") or {"error": "failed"}
+    dt_same = dt_box.get("resiliparse") or {"error": "failed"}
 
     pipe = {"copies": big, "tamis": one, "datatrove": dt, "tamis_1x": small, "datatrove_1x": dt_small,
-            "tamis_c1": tuned}
+            "tamis_resiliparse": same, "datatrove_resiliparse": dt_same}
+    if "error" not in same and "error" not in dt_same:
+        pipe["agreement_resiliparse"] = bp.agreement(same["decisions"], dt_same["decisions"], big)
     if "error" not in one and "error" not in dt:
         pipe["agreement"] = bp.agreement(one["decisions"], dt["decisions"], big)
         pipe["compare"] = bp.compare(one, dt)
@@ -304,12 +311,15 @@ def table_rows(pipe: dict, stages: list[dict], scaling: dict, errors: dict) -> l
                              target=TARGETS["pipeline"], unit="docs/s/core",
                              note="(docs 4x - docs 1x) / (CPU 4x - CPU 1x): without Spark/JVM start-up, JIT, "
                                   "per-job overheads, model and list loading"))
-        tc = pipe.get("tamis_c1", {})
-        if "error" not in tc and tc.get("cpu_s"):
-            rows.append(_row("pipeline", "docs/s per core, tamis JVM with -XX:TieredStopAtLevel=1", bp.per_core(tc)["docs_per_cpu_s"],
-                             pd["docs_per_cpu_s"], target=TARGETS["pipeline"], unit="docs/s/core",
-                             note=f"C1-only JIT for the local driver/executor JVM (spec `spark:` conf): JVM CPU "
-                                  f"{tc['cpu_by_class']['jvm']} s vs {t['cpu_by_class']['jvm']} s default"))
+        tr, dr = pipe.get("tamis_resiliparse", {}), pipe.get("datatrove_resiliparse", {})
+        if "error" not in tr and "error" not in dr and tr.get("cpu_s") and dr.get("cpu_s"):
+            ar = pipe.get("agreement_resiliparse") or {}
+            rows.append(_row("pipeline", "same, both extracting with resiliparse", bp.per_core(tr)["docs_per_cpu_s"],
+                             bp.per_core(dr)["docs_per_cpu_s"], target=TARGETS["pipeline"], unit="docs/s/core",
+                             note=f"CPU s {tr['cpu_s']} vs {dr['cpu_s']} (tamis JVM {tr['cpu_by_class']['jvm']}, "
+                                  f"Python workers {tr['cpu_by_class']['python_workers']}); datatrove runs tamis' "
+                                  f"resiliparse call in its own extractor sandbox; filter agreement "
+                                  f"{ar.get('filters_agree')}"))
         rows.append(_row("pipeline", "WARC MB/s per core (input bytes)", pt["input_mb_per_cpu_s"],
                          pd["input_mb_per_cpu_s"], unit="MB/s/core", note="same input files on both sides"))
         rows.append(_row("pipeline", "text MB/s per core (extracted bytes)", pt["text_mb_per_cpu_s"],
@@ -363,7 +373,19 @@ def print_report(res: dict) -> None:
     if p:
         print(f"\nwhere the time goes, tamis per-file work outside Spark (cProfile, CPU time): {p['docs']} docs, "
               f"{p['cpu_s']} s")
-        print_table(p["stages"], [("stage", "stage"), ("cpu_s", "CPU s"), ("share", "share")])
+        print_table(p["stages"], [("stage", "stage"), ("cpu_s", "CPU s"), ("ms_per_doc", "ms/doc"), ("share", "share")])
+    split = []
+    for key, label in (("tamis", "trafilatura"), ("tamis_resiliparse", "resiliparse")):
+        r = res["pipeline"].get(key) or {}
+        if r.get("cpu_by_class"):
+            c = r["cpu_by_class"]
+            split.append({"run": f"{label}, {r['docs']} docs", "total": c["total"], "jvm": c["jvm"],
+                          "python_workers": c["python_workers"], "driver": c["driver"],
+                          "stages": ", ".join(f"{x['stage'].split(' ')[0]} {x['cpu_s']}" for x in r.get("stages", []))})
+    if split:
+        print("\nwhere tamis' CPU goes (CPU s of the process tree, local[1])")
+        print_table(split, [("run", "run"), ("total", "total"), ("jvm", "JVM"), ("python_workers", "Python workers"),
+                            ("driver", "driver"), ("stages", "by stage")])
 
 
 if __name__ == "__main__":
