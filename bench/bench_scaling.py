@@ -27,9 +27,10 @@ def _stage(res: dict, name: str, key: str = "wall_s"):
     return next((s[key] for s in res.get("stages", []) if s["stage"] == name), None)
 
 
-def run_scaling(base: int = 2, one=None, two=None, small=None, big: int | None = None) -> dict:
+def run_scaling(base: int = 2, one=None, two=None, small=None, big: int | None = None, memory=None) -> dict:
     """Runs (or takes already-made results of) local[1] and local[2] on `big` copies (default 4 x base) and
-    local[1] on `base` copies."""
+    local[1] on `base` copies. Peak memory compares `small` with `one`, or the (1x run, 4x run, 1x copies,
+    4x copies) given as `memory`."""
     import bench_pipeline as bp
 
     big = big or 4 * base
@@ -50,11 +51,15 @@ def run_scaling(base: int = 2, one=None, two=None, small=None, big: int | None =
     out["speedup_annotate"] = ratio(_stage(one, "annotate"), _stage(two, "annotate"))
     out["stage_walls"] = [{"stage": s["stage"], "local1": s["wall_s"], "local2": _stage(two, s["stage"]),
                            "speedup": ratio(s["wall_s"], _stage(two, s["stage"]))} for s in one.get("stages", [])]
-    if "error" not in small:
-        out["memory"] = [{"class": k, "1x_mb": small["peak_mb"].get(k), "4x_mb": one["peak_mb"].get(k),
-                          "growth": ratio(one["peak_mb"].get(k), small["peak_mb"].get(k))}
+    m_small, m_big, out["memory_copies"] = small, one, (base, big)
+    if memory is not None:
+        m_small, m_big, c_small, c_big = memory
+        out["memory_copies"] = (c_small, c_big)
+    if "error" not in m_small and "error" not in m_big:
+        out["memory"] = [{"class": k, "1x_mb": m_small["peak_mb"].get(k), "4x_mb": m_big["peak_mb"].get(k),
+                          "growth": ratio(m_big["peak_mb"].get(k), m_small["peak_mb"].get(k))}
                          for k in ("total", "driver", "jvm", "python_workers")]
-        out["memory_growth_total"] = ratio(one["peak_mb"]["total"], small["peak_mb"]["total"])
+        out["memory_growth_total"] = ratio(m_big["peak_mb"]["total"], m_small["peak_mb"]["total"])
     return out
 
 
@@ -67,8 +72,8 @@ def report(res: dict) -> None:
     print_table(res["stage_walls"], [("stage", "stage"), ("local1", "local[1] s"), ("local2", "local[2] s"),
                                      ("speedup", "speedup")])
     if res.get("memory"):
-        print(f"\npeak RSS, local[1], {res['base_copies']} copies (1x) vs {res['big_copies']} copies "
-              f"({res['big_copies'] / res['base_copies']:g}x)")
+        c1, c4 = res.get("memory_copies") or (res["base_copies"], res["big_copies"])
+        print(f"\npeak RSS, local[1], {c1} copies (1x) vs {c4} copies ({c4 / c1:g}x)")
         print_table(res["memory"], [("class", "process class"), ("1x_mb", "1x MB"), ("4x_mb", "4x MB"),
                                     ("growth", "4x/1x")])
 
