@@ -224,7 +224,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=16, help="copies of the WARC files for the big runs (4x)")
     ap.add_argument("--scale-copies", type=int, default=None,
-                    help="copies for the local[1] vs local[2] runs (default 3 x --copies)")
+                    help="copies for the local[1] vs local[2] runs (default 4 x --copies)")
     ap.add_argument("--quick", action="store_true", help="2 copies, fewer filter docs: a smoke run")
     ap.add_argument("--json", type=Path, default=RESULTS / "latest.json")
     args = ap.parse_args(argv)
@@ -244,9 +244,9 @@ def main(argv=None):
     one = _guard("tamis local[1] (4x)", lambda: bp.run_tamis(d_big, "local[1]", f"x{big}-local1"), errors) or {"error": "failed"}
     loads.append(os.getloadavg()[0])
     two = _guard("tamis local[2] (4x)", lambda: bp.run_tamis(d_big, "local[2]", f"x{big}-local2"), errors) or {"error": "failed"}
-    # scaling on a 3x larger job: ~18 s of every run is serial (JVM start, query planning, dedup's and the
-    # writer's small jobs), which caps 2-core speedup on small inputs (Amdahl); at 48 copies it is ~12%
-    scale = args.scale_copies or 3 * big
+    # scaling on a 4x larger job: ~15 s of every run is serial (JVM start, query planning, dedup's and the
+    # writer's small jobs), which caps 2-core speedup on small inputs (Amdahl); at 64 copies it is ~9%
+    scale = args.scale_copies or 4 * big
     d_scale = bp.inputs(scale)
     loads.append(os.getloadavg()[0])
     one_s = _guard(f"tamis local[1] ({scale} copies)", lambda: bp.run_tamis(d_scale, "local[1]", f"x{scale}-local1"),

@@ -1,6 +1,7 @@
 """Stage 1 on Spark: read every file of a source, score and decide with the filter chain, count tokens.
 
-One Spark task per input file (readers stream it); each task turns a file into Arrow batches with
+Files are never split; big files get a task each and small ones are packed together (`file_tasks`, as
+Spark's own file sources pack them), largest first. Each task streams its files into Arrow batches with
 `mapInArrow`, so filters see whole batches and models load once per Python worker.
 """
 from __future__ import annotations
@@ -157,6 +158,40 @@ def settle_worker() -> None:
         _SETTLED = True
 
 
+MAX_TASK_BYTES = 128 << 20     # Spark's spark.sql.files.maxPartitionBytes default
+MIN_TASK_BYTES = 4 << 20       # ... and its openCostInBytes: below this, a task's fixed cost dominates
+TASKS_PER_CORE = 16            # enough tasks that the last ones to finish are small
+
+
+def file_tasks(files: list[str], parallelism: int) -> list[list[str]]:
+    """Input files grouped into tasks: each task's files total at most a target size (about 1/16 of a core's
+    share of the input, between 4 and 128 MB), files taken largest first (ties by path), so a file bigger
+    than the target is a task alone, tasks start with the longest, and a folder of many small files is not
+    one Spark task (~30 ms of scheduling and JVM work) per file. Deterministic for given files and sizes."""
+    import os
+
+    def size(p):
+        try:
+            return os.path.getsize(p) if os.path.isfile(p) else MIN_TASK_BYTES
+        except OSError:
+            return 0
+
+    sizes = {p: size(p) for p in files}
+    total = sum(sizes.values())
+    target = min(MAX_TASK_BYTES, max(MIN_TASK_BYTES, total // max(1, TASKS_PER_CORE * parallelism)))
+    tasks: list[list[str]] = []
+    current, acc = [], 0
+    for p in sorted(files, key=lambda f: (-sizes[f], f)):
+        if current and acc + sizes[p] > target:
+            tasks.append(current)
+            current, acc = [], 0
+        current.append(p)
+        acc += sizes[p]
+    if current:
+        tasks.append(current)
+    return tasks
+
+
 def annotate_source(spark, spec: MixSpec, source):
     """DataFrame of every record of `source`: document columns, signals, `reason`, `reasons`."""
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -172,6 +207,8 @@ def annotate_source(spark, spec: MixSpec, source):
                 yield from read_and_annotate(path, source, filters, schema, tokenizer)
         settle_worker()
 
-    # one partition per file: parallelize slices a list evenly, so each file is its own task
-    paths = spark.sparkContext.parallelize([(p,) for p in files], max(1, len(files))).toDF("path string")
+    # one partition per task: parallelize slices a list evenly, so each group of files is its own task
+    tasks = file_tasks(files, spark.sparkContext.defaultParallelism) or [[]]
+    paths = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(p,) for p in group])
+             .toDF("path string"))
     return paths.mapInArrow(run, from_arrow_schema(schema))
