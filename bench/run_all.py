@@ -13,7 +13,7 @@
 4. Profile: CPU per stage of tamis' per-file work outside Spark (bench_pipeline.profile: process-time
    timers per stage; cProfile only to rank functions), and the JVM / Python-worker split of the Spark runs.
 
-Order: the wall-clock runs (local[1], local[2], MinHash signatures) run alone; then datatrove's pipeline (4x, 1x)
+Order: the wall-clock runs (local[1] at 16 copies, local[1] and local[2] at 48, MinHash signatures) run alone; then datatrove's pipeline (4x, 1x)
 and datatrove's pipeline with resiliparse (the "same extractor" pair) run in the background (one core) while
 the 1x tamis run (memory, marginal cost, py-spy), a 4x tamis run with `extractor: resiliparse` and the
 single-process per-stage benchmarks use the other.
@@ -224,7 +224,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=16, help="copies of the WARC files for the big runs (4x)")
     ap.add_argument("--scale-copies", type=int, default=None,
-                    help="copies for the local[1] vs local[2] runs (default 4 x --copies)")
+                    help="copies for the local[1] vs local[2] runs (default 3 x --copies)")
     ap.add_argument("--quick", action="store_true", help="2 copies, fewer filter docs: a smoke run")
     ap.add_argument("--json", type=Path, default=RESULTS / "latest.json")
     args = ap.parse_args(argv)
@@ -242,11 +242,9 @@ def main(argv=None):
     # 1. wall-clock runs, alone
     loads = [os.getloadavg()[0]]
     one = _guard("tamis local[1] (4x)", lambda: bp.run_tamis(d_big, "local[1]", f"x{big}-local1"), errors) or {"error": "failed"}
-    loads.append(os.getloadavg()[0])
-    two = _guard("tamis local[2] (4x)", lambda: bp.run_tamis(d_big, "local[2]", f"x{big}-local2"), errors) or {"error": "failed"}
-    # scaling on a 4x larger job: ~15 s of every run is serial (JVM start, query planning, dedup's and the
-    # writer's small jobs), which caps 2-core speedup on small inputs (Amdahl); at 64 copies it is ~9%
-    scale = args.scale_copies or 4 * big
+    # scaling on a 3x larger job: ~15 s of every run is serial (JVM start, query planning, dedup's and the
+    # writer's small jobs), which caps 2-core speedup on small inputs (Amdahl); at 48 copies it is ~12%
+    scale = args.scale_copies or 3 * big
     d_scale = bp.inputs(scale)
     loads.append(os.getloadavg()[0])
     one_s = _guard(f"tamis local[1] ({scale} copies)", lambda: bp.run_tamis(d_scale, "local[1]", f"x{scale}-local1"),
@@ -295,11 +293,10 @@ def main(argv=None):
         pipe["agreement"] = bp.agreement(one["decisions"], dt["decisions"], big)
         pipe["compare"] = bp.compare(one, dt)
     scaling = bs.run_scaling(big, one=one_s, two=two_s, small=one, big=scale, memory=(small, one, base, big))
-    scaling["load_1"], scaling["load_2"] = round(loads[2], 1), round(loads[3], 1)
-    if "error" not in one and "error" not in two:
-        scaling["pipeline_size"] = {"copies": big, "docs": one["docs"], "speedup_wall": ratio(one["wall_s"], two["wall_s"]),
-                                    "load_1": round(loads[0], 1), "load_2": round(loads[1], 1),
-                                    "serial_s": round(sum(st["wall_s"] for st in one["stages"] if st["stage"] != "annotate"), 1)}
+    scaling["load_1"], scaling["load_2"] = round(loads[1], 1), round(loads[2], 1)
+    for key, run in (("local1", one_s), ("local2", two_s)):
+        if "error" not in run and run.get("cpu_by_class"):
+            scaling[f"python_worker_cpu_per_doc_ms_{key}"] = round(1000 * run["cpu_by_class"]["python_workers"] / run["docs"], 2)
     stages += sig_rows + stage_from_pipeline(pipe)
 
     rows = table_rows(pipe, stages, scaling, errors)
@@ -353,19 +350,15 @@ def table_rows(pipe: dict, stages: list[dict], scaling: dict, errors: dict) -> l
                              note=f"raw per-doc {a['final_agree_raw']} (tamis keeps the smallest id of a cluster, "
                                   f"datatrove the first read); kept {a['kept_tamis']} vs {a['kept_datatrove']}"))
     rows += stages
-    ps = scaling.get("pipeline_size")
-    if ps:
-        rows.append(_row("scaling", f"local[1] -> local[2] wall speedup ({ps['copies']} copies, {ps['docs']} docs)",
-                         ps["speedup_wall"], None, r=ps["speedup_wall"], unit="x",
-                         note=f"{ps['serial_s']} s of the local[1] run are outside the annotate stage and barely "
-                              f"parallel (start-up, dedup and writer jobs); load {ps['load_1']} / {ps['load_2']}"))
     if not scaling.get("error"):
         docs = (scaling.get("local1") or {}).get("docs")
         rows.append(_row("scaling", f"local[1] -> local[2] wall speedup ({scaling['big_copies']} copies, {docs} docs)",
                          scaling["speedup_wall"], None, r=scaling["speedup_wall"], target=TARGETS["scaling"],
-                         unit="x", note=f"annotate stage alone {scaling['speedup_annotate']}x; load average "
-                                        f"{scaling.get('load_1', '?')} / {scaling.get('load_2', '?')} at the two runs' "
-                                        f"start on {os.cpu_count()} cores (wall clock: other load lowers it)"))
+                         unit="x", note=f"annotate stage alone {scaling['speedup_annotate']}x; Python worker CPU per "
+                                        f"doc {scaling.get('python_worker_cpu_per_doc_ms_local1')} ms alone vs "
+                                        f"{scaling.get('python_worker_cpu_per_doc_ms_local2')} ms with two workers busy; "
+                                        f"load average {scaling.get('load_1', '?')} / {scaling.get('load_2', '?')} at the "
+                                        f"two runs' start on {os.cpu_count()} cores (wall clock: other load lowers it)"))
         for m in scaling.get("memory", []):
             c1, c4 = scaling.get("memory_copies") or (scaling["base_copies"], scaling["big_copies"])
             rows.append(_row("memory", f"peak RSS {m['class']} 1x -> 4x ({c1} -> {c4} copies)",
