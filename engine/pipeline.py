@@ -163,22 +163,38 @@ MIN_TASK_BYTES = 4 << 20       # ... and its openCostInBytes: below this, a task
 TASKS_PER_CORE = 16            # enough tasks that the last ones to finish are small
 
 
-def file_tasks(files: list[str], parallelism: int) -> list[list[str]]:
+def _conf_bytes(value, default: int) -> int:
+    """A size setting ("128MB", "4m", "134217728b", "1") in bytes; `default` when unset or unreadable."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", str(value or "").lower())
+    if not m:
+        return default
+    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+
+
+def file_tasks(files: list[str], parallelism: int, max_bytes: int | None = None,
+               min_bytes: int | None = None) -> list[list[str]]:
     """Input files grouped into tasks: each task's files total at most a target size (about 1/16 of a core's
-    share of the input, between 4 and 128 MB), files taken largest first (ties by path), so a file bigger
-    than the target is a task alone, tasks start with the longest, and a folder of many small files is not
-    one Spark task (~30 ms of scheduling and JVM work) per file. Deterministic for given files and sizes."""
+    share of the input, between `min_bytes` and `max_bytes`, 4 and 128 MB by default, as Spark's
+    openCostInBytes and maxPartitionBytes), files taken largest first (ties by path), so a file bigger than
+    the target is a task alone, tasks start with the longest, and a folder of many small files is not one
+    Spark task (~30 ms of scheduling and JVM work) per file. Deterministic for given files and sizes.
+    `$TAMIS_MAX_TASK_BYTES` sets `max_bytes` (and caps `min_bytes`): `1` gives every file its own task."""
     import os
+
+    max_bytes = MAX_TASK_BYTES if max_bytes is None else max_bytes
+    min_bytes = MIN_TASK_BYTES if min_bytes is None else min_bytes
 
     def size(p):
         try:
-            return os.path.getsize(p) if os.path.isfile(p) else MIN_TASK_BYTES
+            return os.path.getsize(p) if os.path.isfile(p) else min_bytes
         except OSError:
             return 0
 
     sizes = {p: size(p) for p in files}
     total = sum(sizes.values())
-    target = min(MAX_TASK_BYTES, max(MIN_TASK_BYTES, total // max(1, TASKS_PER_CORE * parallelism)))
+    target = min(max_bytes, max(min_bytes, total // max(1, TASKS_PER_CORE * parallelism)))
     tasks: list[list[str]] = []
     current, acc = [], 0
     for p in sorted(files, key=lambda f: (-sizes[f], f)):
@@ -208,7 +224,10 @@ def annotate_source(spark, spec: MixSpec, source):
         settle_worker()
 
     # one partition per task: parallelize slices a list evenly, so each group of files is its own task
-    tasks = file_tasks(files, spark.sparkContext.defaultParallelism) or [[]]
+    import os
+
+    max_bytes = _conf_bytes(os.environ.get("TAMIS_MAX_TASK_BYTES"), MAX_TASK_BYTES)
+    tasks = file_tasks(files, spark.sparkContext.defaultParallelism, max_bytes, min(MIN_TASK_BYTES, max_bytes)) or [[]]
     paths = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(p,) for p in group])
              .toDF("path string"))
     return paths.mapInArrow(run, from_arrow_schema(schema))

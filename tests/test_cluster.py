@@ -215,8 +215,10 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
     base = data["base"]
     work = base / "c3.work"
     spec = write_spec(base, data["gen"], str(base / "c3"), str(work), "c3.yaml")
+    # one task per input file (small files are otherwise packed together), so there are tasks left to lose
     p = subprocess.Popen(TAMIS + ["run", spec, "--master", cluster["url"]], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         env={**os.environ, "TAMIS_MAX_TASK_BYTES": "1"})
     victim = cluster["info"]["worker_pids"][0]
     killed_at = None
     try:
