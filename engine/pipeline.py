@@ -163,16 +163,6 @@ MIN_TASK_BYTES = 4 << 20       # ... and its openCostInBytes: below this, a task
 TASKS_PER_CORE = 16            # enough tasks that the last ones to finish are small
 
 
-def _conf_bytes(value, default: int) -> int:
-    """A size setting ("128MB", "4m", "134217728b", "1") in bytes; `default` when unset or unreadable."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)b?\s*", str(value or "").lower())
-    if not m:
-        return default
-    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
-
-
 def file_tasks(files: list[str], parallelism: int, max_bytes: int | None = None,
                min_bytes: int | None = None) -> list[list[str]]:
     """Input files grouped into tasks: each task's files total at most a target size (about 1/16 of a core's
@@ -226,7 +216,10 @@ def annotate_source(spark, spec: MixSpec, source):
     # one partition per task: parallelize slices a list evenly, so each group of files is its own task
     import os
 
-    max_bytes = _conf_bytes(os.environ.get("TAMIS_MAX_TASK_BYTES"), MAX_TASK_BYTES)
+    raw = os.environ.get("TAMIS_MAX_TASK_BYTES", "").strip()
+    if raw and not raw.isdigit():
+        raise ValueError(f"TAMIS_MAX_TASK_BYTES must be a number of bytes, got {raw!r}")
+    max_bytes = int(raw) if raw else MAX_TASK_BYTES
     tasks = file_tasks(files, spark.sparkContext.defaultParallelism, max_bytes, min(MIN_TASK_BYTES, max_bytes)) or [[]]
     paths = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(p,) for p in group])
              .toDF("path string"))
