@@ -145,8 +145,8 @@ def settle_worker() -> None:
     the cyclic GC's way.
 
     PySpark's daemon runs a full `gc.collect()` after every task of a reused worker; with the filters' models
-    and memo tables loaded that took ~55 ms per task, and a task is one input file (measured: 1,320 pages in
-    48 WARC files, 2.6 of 13 worker CPU-seconds). `gc.freeze()` puts every object that exists now in a
+    and memo tables loaded that took ~55 ms per task (measured with a task per file: 1,320 pages in 48 WARC
+    files, 2.6 of 13 worker CPU-seconds). `gc.freeze()` puts every object that exists now in a
     permanent generation that collections skip; collecting first means no garbage gets frozen.
     """
     global _SETTLED
