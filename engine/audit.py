@@ -45,7 +45,7 @@ _EMPTY_REJECTS = {**{k: v for k, v in _EMPTY_DOCS.items() if k != "epoch"}, "rea
 
 
 class AuditError(Exception):
-    """The path is not a tamis output (one line for the CLI)."""
+    """The path is not a tamis output, or its files do not match its manifest (one line for the CLI)."""
 
 
 # ---------------------------------------------------------------------------------------------- plumbing
@@ -77,9 +77,14 @@ def _empty_view(con, name: str, cols: dict[str, str]):
     con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {body} WHERE false")
 
 
-def open_output(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+def open_output(path: str | os.PathLike, checksums: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views `docs`, `rejects`, `manifest`, `manifest_sources`,
-    `manifest_drops` and `manifest_leaves` over the output directory `path`."""
+    `manifest_drops` and `manifest_leaves` over the output directory `path`.
+
+    An output with a manifest (or `_SUCCESS`) is refused unless its Parquet files are exactly the ones the
+    manifest lists, with their sizes and (`checksums`) sha256 (`engine.manifest_check`)."""
+    from engine.manifest_check import ManifestMismatch, check_output_files
+
     p = Path(path)
     if not p.is_dir():
         raise AuditError(f"not a directory: {path}")
@@ -87,6 +92,11 @@ def open_output(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     has_manifest = (p / "manifest.json").is_file()
     if not shards and not has_manifest:
         raise AuditError(f"not a tamis output (no *.parquet shards and no manifest.json): {path}")
+    if has_manifest or (p / "_SUCCESS").exists():
+        try:
+            check_output_files(str(p), checksums=checksums)
+        except ManifestMismatch as e:
+            raise AuditError(f"refusing to audit: {e}") from None
     con = duckdb.connect()
     register(con, p)
     return con

@@ -8,14 +8,15 @@ import sys
 import click
 from rich.console import Console
 
+from engine.display import lit, literal_console
 from engine.spec import SpecError, load_spec
 
 console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = literal_console()   # prints paths, names and reasons: never parsed as markup
 
 
 def _fail(msg: str, code: int):
-    console.print(f"[red]error:[/red] {msg}", soft_wrap=True)
+    console.print(lit(("error:", "red"), " ", msg), soft_wrap=True)   # msg holds paths, exception text: literal
     sys.exit(code)
 
 
@@ -24,23 +25,15 @@ def _load(spec_path: str, check_paths: bool = True):
         return load_spec(spec_path, check_paths=check_paths)
     except SpecError as e:
         for p in e.problems:
-            console.print(p, soft_wrap=True, markup=False)
+            console.print(lit(p), soft_wrap=True)   # names and values from the spec: literal
         sys.exit(2)
 
 
 def _one_line(e: BaseException) -> str:
     """The gist of an error: a Java exception's first line, not its stack trace."""
-    msg = str(e).strip()
-    try:
-        from py4j.protocol import Py4JJavaError
+    from engine.errors import gist
 
-        if isinstance(e, Py4JJavaError):
-            msg = str(e.java_exception.toString())
-    except Exception:
-        pass
-    lines = [l for l in msg.splitlines() if l.strip()]
-    first = lines[0] if lines else type(e).__name__
-    return f"{type(e).__name__}: {first}"[:500]
+    return gist(e)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,6 +67,7 @@ def run(spec, master, overwrite, verbose):
         check_output(s, overwrite)
     except OutputExists as e:
         _fail(str(e), 2)
+    progress = None
     try:
         with StageProgress(console) as progress:
             manifest = run_mix(s, master=master, overwrite=overwrite, progress=progress.stage)
@@ -86,7 +80,9 @@ def run(spec, master, overwrite, verbose):
     except Exception as e:  # noqa: BLE001 - the CLI's job is to turn any failure into one line
         if verbose or os.environ.get("TAMIS_DEBUG"):
             console.print_exception()
-        _fail(f"run failed: {_one_line(e)}", 1)
+        from engine.errors import runtime_failure
+
+        _fail(runtime_failure("run", e, s, progress), 1)
     from engine.summary import print_summary
 
     print_summary(out, manifest, s.output.path)

@@ -14,11 +14,15 @@ from rich.table import Table
 
 from engine.audit_report import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
 from engine.cli import _fail, main
+from engine.display import lit, literal_console
+
+# Every value shown here comes from the output (document text, ids, reasons, sources, paths): it reaches rich
+# through `lit`, and the console parses no markup either, so `[/]` in a document cannot crash the audit.
 
 
 def _console() -> Console:
     width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
-    return Console(highlight=False, width=width)
+    return literal_console(width=width)
 
 
 def _table(con: Console, title: str, rows: list[dict], cols: list[tuple], limit: int | None = None, note: str = ""):
@@ -28,27 +32,27 @@ def _table(con: Console, title: str, rows: list[dict], cols: list[tuple], limit:
         t.add_column(h, justify=just or "left", overflow="fold")
     shown = rows[:limit] if limit else rows
     for r in shown:
-        t.add_row(*[(f(r.get(k)) if f else fmt(r.get(k))) for k, _h, f, _j in cols])
+        t.add_row(*[lit(f(r.get(k)) if f else fmt(r.get(k))) for k, _h, f, _j in cols])
     if not rows:
-        con.print(f"[bold]{title}[/bold]: (no rows)", soft_wrap=True)
+        con.print(lit((title, "bold"), ": (no rows)"), soft_wrap=True)
         return
-    con.print(f"[bold]{title}[/bold]", soft_wrap=True)
+    con.print(lit((title, "bold")), soft_wrap=True)
     con.print(t)
     if limit and len(rows) > limit:
-        con.print(f"[dim]… {len(rows) - limit} more rows (--html shows more)[/dim]")
+        con.print(lit((f"… {len(rows) - limit} more rows (--html shows more)", "dim")))
     if note:
-        con.print(f"[dim]{note}[/dim]")
+        con.print(lit((note, "dim")))
 
 
 def _missing(con: Console, res: dict, *keys: str):
     for k in keys:
         if k in res["missing"]:
-            con.print(f"[dim]{res['missing'][k]}[/dim]", markup=True, soft_wrap=True)
+            con.print(lit((res["missing"][k], "dim")), soft_wrap=True)
 
 
 def _rule(con: Console, title: str):
     con.print()
-    con.rule(f"[bold]{title}")
+    con.rule(lit((title, "bold")))
 
 
 R = "right"
@@ -57,9 +61,9 @@ I, F, P = fmt_int, fmt_float, fmt_pct
 
 def print_audit(con: Console, res: dict, path: str):
     ov = res["overview"]
-    con.print(f"[bold]tamis audit[/bold] {path}: {ov.get('name') or ''} (seed {ov.get('seed')}, "
-              f"tokenizer {ov.get('tokenizer')}): {I(ov['docs'])} documents, {I(ov['tokens'])} tokens, "
-              f"{I(ov['sources'])} sources, {I(ov['rejects'])} rejects, {I(ov['shards'])} shards", soft_wrap=True)
+    con.print(lit(("tamis audit", "bold"), f" {path}: {ov.get('name') or ''} (seed {ov.get('seed')}, "
+                  f"tokenizer {ov.get('tokenizer')}): {I(ov['docs'])} documents, {I(ov['tokens'])} tokens, "
+                  f"{I(ov['sources'])} sources, {I(ov['rejects'])} rejects, {I(ov['shards'])} shards"), soft_wrap=True)
 
     _rule(con, "Mix")
     _missing(con, res, "mix")
@@ -86,8 +90,8 @@ def print_audit(con: Console, res: dict, path: str):
     bad = [d for d in res["drops"] if d["reject_docs"] is not None and d["manifest_docs"] is not None
            and d["reject_docs"] != d["manifest_docs"]]
     for d in bad:
-        con.print(f"[red]rejects and manifest disagree[/red]: {d['source']} {d['reason']}: "
-                  f"{d['reject_docs']} rows in rejects, {d['manifest_docs']} in manifest.json")
+        con.print(lit(("rejects and manifest disagree", "red"), f": {d['source']} {d['reason']}: "
+                      f"{d['reject_docs']} rows in rejects, {d['manifest_docs']} in manifest.json"), soft_wrap=True)
     _missing(con, res, "reason_counts")
     _table(con, "Overlap of reasons: rejects by number of failing rules", res["reason_counts"], [
         ("n_reasons", "failing rules", I, R), ("docs", "rejects", I, R)])
@@ -154,7 +158,7 @@ def print_audit(con: Console, res: dict, path: str):
 def print_compare(con: Console, cmp: dict, a: str, b: str):
     from engine.audit_report import COMPARE_SECTIONS
 
-    con.print(f"[bold]tamis audit --compare[/bold]  A = {a}  B = {b}  (diff = B - A)", soft_wrap=True)
+    con.print(lit(("tamis audit --compare", "bold"), f"  A = {a}  B = {b}  (diff = B - A)"), soft_wrap=True)
     for key, title, k, kind in COMPARE_SECTIONS:
         rows = cmp[key]
         f = P if kind == "rate" else I
@@ -177,9 +181,12 @@ def print_compare(con: Console, cmp: dict, a: str, b: str):
               help="Reason pairs and duplicate clusters shown.")
 @click.option("--compare", nargs=2, type=click.Path(file_okay=False), metavar="A B", default=None,
               help="Compare two outputs instead (tokens per leaf/source/language, drop rates per reason).")
-def audit_cmd(path, html_path, sample, seed, top, compare):
+@click.option("--no-checksums", is_flag=True,
+              help="Check files against manifest.json by name and size only, not sha256 (faster on large outputs).")
+def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
     """Audit the output directory PATH of `tamis run` with DuckDB: mix, drops, signals, duplicates, languages,
-    decontamination. Views for your own SQL: docs, rejects, manifest (see README, "Audit")."""
+    decontamination. Views for your own SQL: docs, rejects, manifest (see README, "Audit"). An output whose
+    Parquet files are not exactly those manifest.json lists (name, size, sha256) is refused (exit 2)."""
     from engine import audit
 
     con = _console()
@@ -190,15 +197,15 @@ def audit_cmd(path, html_path, sample, seed, top, compare):
     try:
         if compare:
             a, b = compare
-            cmp = audit.compare(audit.open_output(a), audit.open_output(b))
+            cmp = audit.compare(audit.open_output(a, not no_checksums), audit.open_output(b, not no_checksums))
             print_compare(con, cmp, a, b)
             if html_path:
                 from engine.audit_report import render_compare_html
 
                 Path(html_path).write_text(render_compare_html(cmp, (a, b)), encoding="utf-8")
-                con.print(f"wrote {html_path}")
+                con.print(lit("wrote ", html_path))
             return
-        db = audit.open_output(path)
+        db = audit.open_output(path, checksums=not no_checksums)
         res = audit.collect(db, sample=sample, seed=seed, top=top)
     except audit.AuditError as e:
         _fail(str(e), 2)
@@ -207,4 +214,4 @@ def audit_cmd(path, html_path, sample, seed, top, compare):
         from engine.audit_report import render_html
 
         Path(html_path).write_text(render_html(res, path), encoding="utf-8")
-        con.print(f"\nwrote {html_path}")
+        con.print(lit("\nwrote ", html_path))

@@ -155,7 +155,8 @@ def cluster_status(state_dir, as_json):
     else:
         alive = sum(1 for w in info["workers"] if w["state"] == "ALIVE")
         out.print(f"{info['master_url']}  web UI {info['webui']}  workers alive {alive}/{len(info['worker_pids'])}"
-                  f"  apps {info.get('active_apps', [])}")
+                  f"  apps {info.get('active_apps', [])}  auth {'on' if info['auth'] else 'OFF'}"
+                  f"  REST {'on ' + str(info['other_ports']) if info['other_ports'] else 'off'}")
     sys.exit(0 if info["running"] else 1)
 
 

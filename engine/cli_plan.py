@@ -13,11 +13,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-
 import engine.cli as _c  # noqa: E402  (the group `tamis` and its consoles)
+from engine.display import lit, literal_console
 
 
 @dataclass
@@ -73,14 +72,14 @@ def _n(v) -> str:
 
 def print_plan(console, spec, res: PlanResult):
     plan = res.plan
-    t = Table(title=f"tamis plan: {spec.name}", title_justify="left")
+    t = Table(title=lit(f"tamis plan: {spec.name}"), title_justify="left")
     for col in ("source", "group", "docs", "available", "share", "requested", "synthetic", "epochs", "max", "status"):
         t.add_column(col, justify="left" if col in ("source", "group", "status") else "right")
     for l in plan.leaves if plan else []:
-        status = "[red]infeasible[/red]" if l.problem else ("upsampled" if l.epochs > 1 + 1e-9 else
-                                                             "all" if abs(l.epochs - 1) < 1e-9 else
-                                                             "none" if not l.requested_tokens else "sampled")
-        t.add_row(l.source, "" if l.group is None else l.group, _n(l.available_docs), _n(l.available_tokens),
+        status = lit(("infeasible", "red")) if l.problem else ("upsampled" if l.epochs > 1 + 1e-9 else
+                                                               "all" if abs(l.epochs - 1) < 1e-9 else
+                                                               "none" if not l.requested_tokens else "sampled")
+        t.add_row(lit(l.source), lit(l.group), _n(l.available_docs), _n(l.available_tokens),
                   "" if l.share is None else f"{l.share:.1%}", _n(l.requested_tokens),
                   _n(l.synthetic_requested_tokens) if l.synthetic_available_tokens else "",
                   f"{l.epochs:.3f}", f"{l.max_epochs:g}", status)
@@ -89,16 +88,16 @@ def print_plan(console, spec, res: PlanResult):
         line = (f"requested {plan.requested_tokens:,} of {plan.available_tokens:,} available tokens"
                 + (f" (target_tokens {plan.target_tokens:,})" if plan.target_tokens else "")
                 + ("; no budget: everything that passed is kept" if plan.mode == "keep" else ""))
-        console.print(line)
+        console.print(lit(line))
         if plan.synthetic_max_share is not None or any(l.synthetic_available_tokens for l in plan.leaves):
             console.print(f"synthetic share {plan.synthetic_share:.2%}"
                           + (f" (cap {plan.synthetic_max_share:.2%}"
                              + (", binding" if plan.synthetic_capped else "") + ")"
                              if plan.synthetic_max_share is not None else ""))
         for n in plan.notes:
-            console.print(f"note: {n}")
+            console.print(lit("note: ", n))
     stages = ", ".join(f"{k} {'reused' if v else 'computed'}" for k, v in res.reused.items())
-    console.print(f"stages: {stages} (work dir {res.work})")
+    console.print(lit(f"stages: {stages} (work dir {res.work})"))
     if res.dedup_estimate is not None:
         est = res.dedup_estimate
         if isinstance(est, dict):
@@ -107,9 +106,9 @@ def print_plan(console, spec, res: PlanResult):
                     return f"{k.removesuffix('_bytes')} {v / 1e6:,.1f} MB"
                 return f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
 
-            console.print("dedup estimate: " + ", ".join(fmt(k, v) for k, v in est.items()), soft_wrap=False)
+            console.print(lit("dedup estimate: " + ", ".join(fmt(k, v) for k, v in est.items())), soft_wrap=False)
         else:
-            console.print(f"dedup estimate: {est}")
+            console.print(lit("dedup estimate: ", est))
 
 
 def plan_json(spec, res: PlanResult) -> dict:
@@ -139,6 +138,7 @@ def plan(spec, master, as_json, verbose):
     from engine.progress import StageProgress
 
     s = _c._load(spec)
+    progress = None
     try:
         with StageProgress(_c.console) as progress:
             res = compute_plan(s, master=master, say=progress.stage)
@@ -150,15 +150,15 @@ def plan(spec, master, as_json, verbose):
     except Exception as e:  # noqa: BLE001
         if verbose or os.environ.get("TAMIS_DEBUG"):
             _c.console.print_exception()
-        _c._fail(f"plan failed: {_c._one_line(e)}", 1)
+        from engine.errors import runtime_failure
+
+        _c._fail(runtime_failure("plan", e, s, progress), 1)
     if as_json:
         click.echo(json.dumps(plan_json(s, res), indent=2, default=str))
     else:
-        from rich.console import Console
-
         wide = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
-        print_plan(Console(highlight=False, width=wide), s, res)
+        print_plan(literal_console(width=wide), s, res)
     if res.error is not None:
         for p in res.error.problems:
-            _c.console.print(f"[red]error:[/red] infeasible mix: {escape(p)}", soft_wrap=True, highlight=False)
+            _c.console.print(lit(("error:", "red"), " infeasible mix: ", p), soft_wrap=True, highlight=False)
         sys.exit(2)

@@ -11,6 +11,8 @@ so `down` (and a test killing one worker) also ends that worker's executors and 
 Executors run the interpreter the application names (`tamis run` names its own; spark-submit needs
 `--conf spark.pyspark.python=...`) and import `engine`/`filters` from what the application ships:
 `tamis run` sets `spark.executorEnv.PYTHONPATH` to this checkout, spark-submit ships `--py-files tamis.zip`.
+Only holders of the cluster's secret may use it (engine/cluster_auth.py): loopback alone does not keep
+other local users from running code as the cluster's user.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from engine.cluster_auth import (AUTH_FILE, MASTER_OPTS, WORKER_OPTS, UnsafeStateDir, listening_ports,
+                                 secure_state_dir, write_auth_conf)
 
 HOST = "127.0.0.1"
 
@@ -47,6 +52,7 @@ class ClusterState:
     cores: int = 1
     memory: str = "2g"
     python: str = sys.executable
+    auth_file: str = ""      # spark.authenticate secret (0600) for drivers: `--properties-file`
 
     @property
     def webui(self) -> str:
@@ -99,8 +105,9 @@ def daemon_env(state_dir: str) -> dict:
         # a dead worker is noticed in half a minute, not the default minute (both sides must agree: workers
         # send heartbeats every timeout/4); old app folders are cleaned
         "SPARK_DAEMON_JAVA_OPTS": "-Dspark.worker.timeout=30",
-        "SPARK_MASTER_OPTS": "-Dspark.deploy.retainedApplications=20",
-        "SPARK_WORKER_OPTS": "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400",
+        "SPARK_MASTER_OPTS": f"-Dspark.deploy.retainedApplications=20 {MASTER_OPTS}",
+        "SPARK_WORKER_OPTS": "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400 "
+                             + WORKER_OPTS,
         "SPARK_DAEMON_MEMORY": os.environ.get("SPARK_DAEMON_MEMORY", "512m"),
     })
     return env
@@ -140,16 +147,21 @@ def up(workers: int = 2, cores: int = 1, memory: str = "2g", state_dir: str | No
     if old and alive(old.master_pid):
         raise ClusterError(f"a cluster is already running at {old.master_url} (state in {state_dir}); "
                            "`tamis cluster down` first")
+    try:
+        secure_state_dir(state_dir)
+    except (UnsafeStateDir, OSError) as e:
+        raise ClusterError(str(e)) from None
     os.makedirs(os.path.join(state_dir, "work"), exist_ok=True)
     env = daemon_env(state_dir)
     port = _free_port(port or 7077)
     webui_port = _free_port(webui_port or 8080)
     url = f"spark://{HOST}:{port}"
     state = ClusterState(state_dir=state_dir, master_url=url, port=port, webui_port=webui_port, master_pid=0,
-                         cores=cores, memory=memory)
+                         cores=cores, memory=memory, auth_file=write_auth_conf(state_dir))
+    auth = ["--properties-file", state.auth_file]   # the file's path, never the secret, on the command line
     try:
         state.master_pid = _start([spark_class(), "org.apache.spark.deploy.master.Master", "--host", HOST,
-                                   "--port", str(port), "--webui-port", str(webui_port)],
+                                   "--port", str(port), "--webui-port", str(webui_port), *auth],
                                   os.path.join(state_dir, "master.log"), env)
         state.save()
         _wait(lambda: master_json(webui_port).get("status") == "ALIVE", timeout, "the master to start",
@@ -158,7 +170,7 @@ def up(workers: int = 2, cores: int = 1, memory: str = "2g", state_dir: str | No
             state.worker_pids.append(_start(
                 [spark_class(), "org.apache.spark.deploy.worker.Worker", url, "--host", HOST,
                  "--cores", str(cores), "--memory", memory, "--webui-port", "0",
-                 "--work-dir", os.path.join(state_dir, "work")],
+                 "--work-dir", os.path.join(state_dir, "work"), *auth],
                 os.path.join(state_dir, f"worker-{i + 1}.log"), env))
             state.save()
         _wait(lambda: alive_workers(state) >= workers, timeout, f"{workers} workers to register", state,
@@ -225,6 +237,7 @@ def down(state_dir: str | None = None, grace: float = 10) -> bool:
         except ChildProcessError:
             pass
     Path(state_dir, "state.json").unlink(missing_ok=True)
+    Path(state_dir, AUTH_FILE).unlink(missing_ok=True)   # the secret dies with the cluster
     return True
 
 
@@ -234,7 +247,10 @@ def status(state_dir: str | None = None) -> dict:
         return {"running": False, "state_dir": os.path.abspath(state_dir or default_state_dir())}
     info = {"running": alive(state.master_pid), "master_url": state.master_url, "webui": state.webui,
             "state_dir": state.state_dir, "master_pid": state.master_pid,
-            "worker_pids": {p: alive(p) for p in state.worker_pids}}
+            "worker_pids": {p: alive(p) for p in state.worker_pids},
+            "auth": bool(state.auth_file) and os.path.isfile(state.auth_file),
+            # what the master really listens on besides its RPC and UI ports (a REST server would show here)
+            "other_ports": [p for p in listening_ports(state.master_pid) if p not in (state.port, state.webui_port)]}
     try:
         j = master_json(state.webui_port)
         info["workers"] = [{"id": w["id"], "state": w["state"], "cores": w["cores"], "memory": w["memory"]}

@@ -50,6 +50,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from engine import minhash as mh
+from engine.ids import refuse_repeated_ids
 from engine.spec import DedupSpec
 
 DATE_KEYS = ("date", "crawl_date", "warc_date")
@@ -69,7 +70,7 @@ def dedup(df: DataFrame, spec: DedupSpec) -> DataFrame:
     ranks = _rank_columns(df, spec)
     active = df.where(F.col("reason").isNull())
     feats = _cut(_with_exact_hub(_features(active, spec, ranks), spec))
-
+    refuse_repeated_ids(feats, "dedup")          # a repeated id would multiply rows in every join below
     edges = []
     if spec.exact:
         edges.append(feats.where(F.col("_text_hub") != F.col("id")).select(F.col("id").alias("src"),

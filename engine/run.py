@@ -45,7 +45,7 @@ def _digest(obj) -> str:
 
 
 ANNOTATE_CODE = ("filters/*.py", "engine/readers/*.py", "engine/pipeline.py", "engine/extract.py",
-                 "engine/tokenize.py", "engine/thresholds.py", "engine/schema.py")
+                 "engine/tokenize.py", "engine/thresholds.py", "engine/schema.py", "engine/ids.py")
 DEDUP_CODE = ("engine/dedup.py", "engine/minhash.py")
 
 
@@ -101,7 +101,9 @@ def _stage(spark, path: str, build, reused: dict, name: str):
     name only after Spark committed every task and `_SUCCESS` exists, so a folder under the final name is
     always complete: a run killed mid-stage leaves only a hidden build folder, removed by the next run.
     """
-    if stage_complete(path):
+    from engine import transient
+
+    if stage_complete(path) and transient.before_build(path, reused, name):
         reused[name] = True
         return spark.read.parquet(path)
     reused[name] = False
@@ -112,6 +114,7 @@ def _stage(spark, path: str, build, reused: dict, name: str):
     tmp = f"{_stage_tmp_prefix(path)}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         build().write.mode("overwrite").parquet(tmp)
+        transient.after_build(spark, tmp, reused, name)   # transient read errors: written, never reused
         Path(tmp, "_SUCCESS").touch()            # also when the committer is told not to write it
         if os.path.lexists(path):                # an incomplete folder from an older tamis: never trusted
             shutil.rmtree(path)
@@ -135,16 +138,17 @@ class UnsafePath(OutputExists):
 
 
 def check_paths(spec: MixSpec):
-    from engine.spec import path_problems
+    from engine.paths import canonicalize, path_problems
 
     problems = path_problems(spec)
     if problems:
         raise UnsafePath(problems[0][1])
+    canonicalize(spec)   # the run writes exactly the real folders just checked (a spec may be built in code)
 
 
 def check_output(spec: MixSpec, overwrite: bool):
-    out = spec.output.path
     check_paths(spec)
+    out = spec.output.path
     if os.path.exists(out) and os.listdir(out) and not overwrite:
         raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
 
@@ -158,7 +162,9 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
 
     keys = stage_keys(spec)
     work = work_dir(spec)
-    reused: dict[str, bool] = {}
+    from engine.transient import StageLog
+
+    reused = StageLog()                        # {stage: reused}, and why a stage was recomputed
 
     say("annotate", "reading and filtering")
 
@@ -170,6 +176,9 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
         return df
 
     df = _stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
+    from engine.ids import unique_ids
+
+    df = unique_ids(df)      # everything below joins, samples and counts on id: make it unique per mix
     from engine.thresholds import apply_global_thresholds, deferred
 
     if any(deferred(s.filters) for s in spec.sources):   # source-wide thresholds (quality top_percent)
@@ -188,8 +197,23 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
 
 
 def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progress=None) -> dict:
+    """Run the mix holding the output's lock (engine/output.py): a concurrent run on it is refused."""
+    from engine.output import acquire
+
+    check_output(spec, overwrite)
+    out = spec.output.path.rstrip("/")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    lock = acquire(out)
+    try:
+        return _run_locked(spec, master, overwrite, progress, lock)
+    finally:
+        lock.release()
+
+
+def _run_locked(spec: MixSpec, master, overwrite: bool, progress, lock) -> dict:
     from pyspark.sql import functions as F
 
+    from engine.ids import add_renamed, renamed_count
     from engine.mix import apply_mix, available_tokens, plan_mix
     from engine.spark import get_spark
     from engine.write import shard_count, write_shards
@@ -201,7 +225,10 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
     parent = os.path.dirname(out) or "."
     os.makedirs(parent, exist_ok=True)
     _clean_stale_tmp(out)
-    tmp = os.path.join(parent, f".{os.path.basename(out)}.tmp-{uuid.uuid4().hex[:12]}")
+    from engine.manifest_check import check_output_files
+    from engine.output import build_dir, test_pause
+
+    tmp = build_dir(out)                        # .<name>.tmp-<host>-<pid>-<rand>: cleaned once its owner is gone
     os.makedirs(tmp)
     try:
         spark = get_spark(master, conf=spec.spark)
@@ -212,7 +239,7 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
         # docs, tokens and text bytes per (source, reason) in one aggregate; every `*_skipped` value in another
         counts = (df.groupBy("source", reason_key.alias("reason"))
                     .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"),
-                         F.sum(F.length("text")).alias("text_bytes")).collect())
+                         F.sum(F.length("text")).alias("text_bytes"), renamed_count().alias("renamed")).collect())
         skip_cols = [c for c in df.columns if c.endswith("_skipped")]
         skips = {}
         if skip_cols:
@@ -246,10 +273,13 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
                                          shard_count(rej_bytes, spec.output.shard_mb), prefix="rejects")
         manifest = build_manifest(spec, counts, skips, plan, realized, shards, reject_shards, reused, work,
                                   time.time() - started, master or spark.sparkContext.master)
+        add_renamed(manifest, df, counts)         # per source: ids_renamed, ids_renamed_examples
         Path(tmp, "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        test_pause("TAMIS_TEST_PAUSE_BEFORE_VERIFY")
+        check_output_files(tmp, manifest)          # every listed file there, with its size and sha256
         Path(tmp, "_SUCCESS").write_text("")
-        if os.environ.get("TAMIS_TEST_PAUSE_BEFORE_COMMIT"):   # lets tests kill a run at its worst moment
-            time.sleep(float(os.environ["TAMIS_TEST_PAUSE_BEFORE_COMMIT"]))
+        test_pause("TAMIS_TEST_PAUSE_BEFORE_COMMIT")   # lets tests kill a run at its worst moment
+        lock.check()                               # never commit after another run took the output over
         _commit(tmp, out, overwrite)
         say("done", out)
         return manifest
@@ -264,12 +294,9 @@ def _clean_stale_tmp(out: str):
     A run killed between the two renames of `_commit` leaves the previous output as `.<name>.old-*` and
     nothing at `<path>`: that previous output is put back first.
     """
-    pattern = os.path.join(glob.escape(os.path.dirname(out) or "."), glob.escape(f".{os.path.basename(out)}"))
-    olds = sorted(glob.glob(pattern + ".old-*"), key=os.path.getmtime)
-    if olds and not os.path.lexists(out) and os.path.exists(os.path.join(olds[-1], "_SUCCESS")):
-        os.rename(olds.pop(), out)
-    for d in glob.glob(pattern + ".tmp-*") + olds:
-        shutil.rmtree(d, ignore_errors=True)
+    from engine.output import clean_stale_builds
+
+    clean_stale_builds(out)                      # only folders whose owner is gone (engine/output.py)
 
 
 def _commit(tmp: str, out: str, overwrite: bool):
@@ -282,7 +309,9 @@ def _commit(tmp: str, out: str, overwrite: bool):
     if os.path.exists(out):
         if not overwrite and os.listdir(out):
             raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
-        old = f"{os.path.dirname(tmp)}/.{os.path.basename(out)}.old-{uuid.uuid4().hex[:12]}"
+        from engine.output import build_dir
+
+        old = build_dir(out, "old")
         os.rename(out, old)
     os.rename(tmp, out)
     if old:
@@ -337,7 +366,7 @@ def build_manifest(spec, counts, skips, plan, realized, shards, reject_shards, r
         "versions": _versions(),
         "master": master,
         "seconds": round(seconds, 2),
-        "stages": {name: {"reused": r} for name, r in reused.items()},
+        "stages": {name: {"reused": r, **getattr(reused, "notes", {}).get(name, {})} for name, r in reused.items()},
         "work_dir": work,
         "sources": per_source,
         "leaves": plan.manifest_leaves(realized),

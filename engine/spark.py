@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.cluster_auth import use_auth_conf
+
 
 class JavaNotFound(RuntimeError):
     pass
@@ -86,6 +88,7 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
         master = master or os.environ.get("TAMIS_MASTER") or f"local[*,{LOCAL_MAX_FAILURES}]"
         if master.startswith("local") or "://127.0.0.1:" in master or "://localhost:" in master:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # loopback cluster: driver reachable there
+        use_auth_conf(master)      # a `tamis cluster up` master: its secret, from the 0600 file
     effective_master = master or preset.get("spark.master", "")
     settings = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -126,7 +129,28 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
             builder = builder.config(k, v)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("TAMIS_SPARK_LOG_LEVEL", "ERROR"))
+    if not os.environ.get("TAMIS_SPARK_LOG_LEVEL"):
+        _quiet_task_failures(spark)
     return spark
+
+
+# Embedded executors run in this JVM, and each failed task attempt logs its whole Python and Java stack
+# (~45 lines; a failed Parquet write twice, from Utils and FileFormatWriter) to the terminal. The job's
+# failure reaches tamis anyway, which prints one line and logs the traceback (engine.errors);
+# TAMIS_SPARK_LOG_LEVEL=ERROR (or any level) keeps these logs.
+TASK_FAILURE_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager",
+                        "org.apache.spark.util.Utils", "org.apache.spark.sql.execution.datasources.FileFormatWriter")
+
+
+def _quiet_task_failures(spark):
+    """Only this (the driver's) JVM: a cluster's executors keep logging failures to their own logs."""
+    try:
+        jvm = spark.sparkContext._jvm
+        off = jvm.org.apache.logging.log4j.Level.toLevel("OFF")
+        for name in TASK_FAILURE_LOGGERS:
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)
+    except Exception:  # noqa: BLE001 - a JVM without log4j 2 (a submitter's own logging): leave it as it is
+        pass
 
 
 def _default_partitions(master: str) -> int:

@@ -4,16 +4,17 @@
 """
 from __future__ import annotations
 
-import glob
 import hashlib
-import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.mix_budget import budget_problems
+from engine.paths import (canonicalize, missing_files, path_problems,  # noqa: F401  (source_files: re-exported)
+                          resolve_spec_paths, source_files)
+from engine.spec_yaml import SpecLimit, load_yaml, read_spec_text
 from filters.registry import filter_kinds
 
 
@@ -26,7 +27,8 @@ class SpecError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN compares false with every bound (a NaN weight would pass `le=1` checks in code): refuse nan/inf
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- sources
@@ -186,6 +188,7 @@ class MixSpec(Strict):
         weights = [s.weight for s in self.sources if s.weight is not None]
         if weights and abs(sum(weights) - 1.0) > 1e-6 and not any(s.tokens is not None for s in self.sources):
             problems.append((("sources",), f"weights sum to {sum(weights):g}, not 1"))
+        problems = problems or budget_problems(self)   # what the planner would refuse after reading everything
         if problems:
             raise SemanticError(problems)
         return self
@@ -273,13 +276,14 @@ def _message(err: dict) -> str:
         return f"unknown kind {ctx.get('tag')!r} (known: {ctx.get('expected_tags')})"
     if t == "union_tag_not_found":
         return "missing `kind`"
+    if t == "finite_number":
+        return "must be a finite number"
     return err["msg"].replace("Value error, ", "")
 
 
 def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None, check_paths: bool = True) -> MixSpec:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)   # safe: never constructs Python objects
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        node, data = load_yaml(text)   # safe loader, bounded size, nodes and aliases (engine.spec_yaml)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -308,147 +312,26 @@ def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None,
             problems.append(f"{filename}:{where(path)}: {_fmt_path(path)}: {_message(err)}")
         raise SpecError(sorted(set(problems), key=lambda p: (int(p.split(":")[1]) if p.split(":")[1].isdigit() else 0, p))) from None
 
-    base = Path(base_dir) if base_dir else Path.cwd()
-    problems = []
-    spec.output.path = _resolve(base, spec.output.path)
-    if spec.output.work_dir:
-        spec.output.work_dir = _resolve(base, spec.output.work_dir)
-    for i, s in enumerate(spec.sources):
-        s.paths = [_resolve(base, p) for p in s.paths]
-        s.filters = [_resolve_filter_paths(base, f) for f in s.filters]
-        if check_paths:
-            for j, f in enumerate(s.filters):
-                for name in FILTER_PATH_PARAMS:
-                    v = getattr(f, name, None)
-                    values = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
-                    for x in values:
-                        if isinstance(x, str) and "://" not in x and not glob.glob(x):
-                            path = ("sources", i, "filters", j, name)
-                            problems.append(f"{filename}:{where(path)}: {_fmt_path(path)}: no such file: {x}")
-        if check_paths:
-            for j, p in enumerate(s.paths):
-                if not glob.glob(p):
-                    path = ("sources", i, "paths", j) if ("sources", i, "paths", j) in lines else ("sources", i, "paths")
-                    problems.append(f"{filename}:{where(path)}: {_fmt_path(('sources', i, 'paths', j))}: no such file: {p}")
-    if check_paths:
-        problems += [f"{filename}:{where(path)}: {_fmt_path(path)}: {msg}"
-                     for path, msg in path_problems(spec, str(base), check_inputs=not problems)]
-    if problems:
-        raise SpecError(problems)
+    base = str(Path(base_dir) if base_dir else Path.cwd())
+    problems = resolve_spec_paths(spec, base)   # in place; reports ${VAR}s that are not set
+    if check_paths and not problems:
+        problems = missing_files(spec)
+        problems += path_problems(spec, base, check_inputs=not problems)
+    canonicalize(spec)   # the output and work dir as the real folders the checks saw
+    if check_paths and problems:
+        raise SpecError([f"{filename}:{where(path)}: {_fmt_path(path)}: {msg}" for path, msg in problems])
     spec.spec_sha256 = hashlib.sha256(text.encode()).hexdigest()
     spec.spec_path = filename
     return spec
 
 
-def _expand(p: str) -> str:
-    """`${VAR}` in paths from the environment; tamis defines ${PYTHON_STDLIB} (this Python's standard library)."""
-    import sysconfig
-
-    env = {"PYTHON_STDLIB": sysconfig.get_paths()["stdlib"], **os.environ}
-    return re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), p)
-
-
-def _resolve(base: Path, p: str) -> str:
-    p = _expand(p)
-    if re.match(r"^[a-z][a-z0-9+.-]*://", p):   # s3://, hdfs://, file:// stay as they are
-        return p
-    p = os.path.expanduser(p)
-    return p if os.path.isabs(p) else str((base / p).resolve())
-
-
-FILTER_PATH_PARAMS = ("model", "benchmarks", "wordlists", "domain_lists")
-
-
-def _resolve_filter_paths(base: Path, f):
-    """Files named in filter parameters resolve against the spec's folder, like source paths."""
-    update = {}
-    for name in FILTER_PATH_PARAMS:
-        v = getattr(f, name, None)
-        if isinstance(v, str):
-            update[name] = _resolve(base, v)
-        elif isinstance(v, list):
-            update[name] = [_resolve(base, x) if isinstance(x, str) else x for x in v]
-        elif isinstance(v, dict):
-            update[name] = {k: _resolve(base, x) if isinstance(x, str) else x for k, x in v.items()}
-    return f.model_copy(update=update) if update else f
-
-
 def load_spec(path: str, check_paths: bool = True) -> MixSpec:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_spec_text(path)
     except OSError as e:
         raise SpecError([f"{path}:0: (file): cannot read spec: {e.strerror}"]) from None
+    except UnicodeDecodeError as e:
+        raise SpecError([f"{path}:0: (file): the spec is not UTF-8 text (byte {e.start})"]) from None
+    except SpecLimit as e:
+        raise SpecError([f"{path}:0: (file): {e.problem}"]) from None
     return parse_spec(text, filename=path, base_dir=str(Path(path).resolve().parent), check_paths=check_paths)
-
-
-# ---------------------------------------------------------------- path safety
-
-
-def _is_within(path: str, folder: str) -> bool:
-    """`path` is `folder` or inside it (both real, absolute paths)."""
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def path_problems(spec: MixSpec, spec_dir: str | None = None, check_inputs: bool = True) -> list[tuple]:
-    """What makes a spec's paths unsafe or unusable, as (field path, message) pairs.
-
-    The output folder is replaced wholesale by `--overwrite` (and renamed away on commit), so it must not be
-    a filesystem root or mount point, the home folder, the spec's folder, the working folder or any folder
-    above them, nor a folder holding the spec's inputs; the work dir must not be inside the output (nor the
-    output inside it). Inputs must be readable; the output's nearest existing folder must be writable.
-    """
-    out_field, work_field = ("output", "path"), ("output", "work_dir")
-    out = spec.output.path
-    if "://" in out:
-        return []
-    problems = []
-    real = os.path.realpath(out)
-    protected = {"the home folder": os.path.expanduser("~"), "the working folder": os.getcwd()}
-    if spec_dir or (spec.spec_path and os.path.exists(spec.spec_path)):
-        protected["the spec's folder"] = spec_dir or os.path.dirname(os.path.abspath(spec.spec_path))
-    if os.path.dirname(real) == real or os.path.ismount(real):
-        problems.append((out_field, f"refusing output path {out}: it is a filesystem root or mount point"))
-    for what, folder in protected.items():
-        folder = os.path.realpath(folder)
-        if not problems and _is_within(folder, real):
-            problems.append((out_field, f"refusing output path {out}: it is or contains {what} ({folder}), "
-                                        "which --overwrite would delete"))
-    if problems:
-        return problems
-    work = spec.output.work_dir or out.rstrip("/") + ".work"
-    if "://" not in work:
-        rwork = os.path.realpath(work)
-        if _is_within(rwork, real) or _is_within(real, rwork):
-            problems.append((work_field, f"work dir {work} and output path {out} must not contain each other"))
-    if check_inputs:
-        for i, source in enumerate(spec.sources):
-            for f in source_files(source):
-                if "://" in f:
-                    continue
-                rf = os.path.realpath(f)
-                if not problems and _is_within(rf, real):
-                    problems.append((out_field, f"refusing output path {out}: it contains the input {f} "
-                                                f"of sources[{i}] ({source.name}), which --overwrite would delete"))
-                if not os.path.exists(f):
-                    problems.append((("sources", i, "paths"), f"cannot read input {f}: broken link or vanished"))
-                elif not os.access(f, os.R_OK | (os.X_OK if os.path.isdir(f) else 0)):
-                    problems.append((("sources", i, "paths"), f"cannot read input {f}: permission denied"))
-    # the nearest existing folder above the output must be a writable folder
-    probe = os.path.dirname(os.path.abspath(out.rstrip("/"))) or "/"
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        if os.path.lexists(probe):
-            break
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        problems.append((out_field, f"cannot write output {out}: {probe} is not a folder"))
-    elif not os.access(probe, os.W_OK | os.X_OK):
-        problems.append((out_field, f"cannot write output {out}: {probe} is not writable"))
-    return problems
-
-
-def source_files(source) -> list[str]:
-    """Every input file (or folder, for stackexchange sites) of a source, sorted, globs expanded."""
-    out = []
-    for p in source.paths:
-        out.extend(sorted(glob.glob(p)) or ([p] if "://" in p else []))
-    return sorted(dict.fromkeys(out))

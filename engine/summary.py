@@ -4,14 +4,16 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from engine.display import lit
+
 
 def print_summary(console: Console, m: dict, path: str):
-    t = Table(title=f"tamis run: {m['name']} → {path}", title_justify="left")
+    t = Table(title=lit(f"tamis run: {m['name']} → {path}"), title_justify="left")
     for col in ("source", "read", "unreadable", "dropped", "kept", "written", "tokens written", "epochs"):
         t.add_column(col, justify="left" if col == "source" else "right")
     for name, s in m["sources"].items():
         dropped = sum(v for k, v in s["docs_dropped"].items() if not k.startswith("read:"))
-        t.add_row(name, f"{s['docs_read']:,}", f"{s['docs_unreadable']:,}", f"{dropped:,}", f"{s['docs_kept']:,}",
+        t.add_row(lit(name), f"{s['docs_read']:,}", f"{s['docs_unreadable']:,}", f"{dropped:,}", f"{s['docs_kept']:,}",
                   f"{s['docs_written']:,}", f"{s['tokens_written']:,}", str(s["epochs_used"]))
     console.print(t)
     reasons: dict[str, int] = {}
@@ -23,10 +25,10 @@ def print_summary(console: Console, m: dict, path: str):
         r.add_column("reason")
         r.add_column("docs", justify="right")
         for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            r.add_row(k, f"{v:,}")
+            r.add_row(lit(k), f"{v:,}")   # reasons name benchmarks, exceptions: data
         console.print(r)
     tot = m["totals"]
     reused = [k for k, v in m.get("stages", {}).items() if v.get("reused")]
-    console.print(f"{tot['docs_written']:,} docs, {tot['tokens_written']:,} tokens in {tot['shards']} shards; "
-                  f"{tot['rejects']:,} rejects; {m['seconds']}s"
-                  + (f"; reused stages: {', '.join(reused)}" if reused else ""))
+    console.print(lit(f"{tot['docs_written']:,} docs, {tot['tokens_written']:,} tokens in {tot['shards']} shards; "
+                      f"{tot['rejects']:,} rejects; {m['seconds']}s"
+                      + (f"; reused stages: {', '.join(reused)}" if reused else "")))

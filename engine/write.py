@@ -7,6 +7,7 @@ A retried task rewrites the same file (tmp name + rename), which makes retries h
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -31,13 +32,26 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _naming(path: str):
+    """pyarrow's OSError names no file ("[Errno 28] Error writing bytes to file"): raise it again with the
+    shard's path, so the one line the user sees says where the disk filled up (engine.errors)."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or not e.errno:
+            raise
+        raise OSError(e.errno, os.strerror(e.errno), path) from e
+
+
 class _ShardWriter:
     """Buffers rows of one shard and writes them in row groups of exactly ROW_GROUP_ROWS."""
 
     def __init__(self, path: str, schema: pa.Schema):
         self.path, self.tmp = path, f"{path}.inprogress"
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", compression_level=3,
-                                       write_statistics=True, store_schema=True)
+        with _naming(self.tmp):
+            self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", compression_level=3,
+                                           write_statistics=True, store_schema=True)
         self.buf: list[pa.Table] = []
         self.buffered = self.rows = self.tokens = 0
 
@@ -52,14 +66,16 @@ class _ShardWriter:
 
     def _flush(self, n: int):
         t = pa.concat_tables(self.buf)
-        self.writer.write_table(t.slice(0, n), row_group_size=n)
+        with _naming(self.tmp):
+            self.writer.write_table(t.slice(0, n), row_group_size=n)
         rest = t.slice(n)
         self.buf, self.buffered = ([rest] if rest.num_rows else []), rest.num_rows
 
     def close(self) -> dict:
         if self.buffered:
             self._flush(self.buffered)
-        self.writer.close()
+        with _naming(self.tmp):
+            self.writer.close()
         os.replace(self.tmp, self.path)
         return {"file": os.path.basename(self.path), "rows": self.rows, "tokens": self.tokens,
                 "bytes": os.path.getsize(self.path), "sha256": _sha256(self.path)}

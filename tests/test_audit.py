@@ -167,10 +167,18 @@ def _synthetic(path: Path, name: str = "synth", cc_tokens: int = 100, scale: int
               for (s, v), req in zip(sources.items(), (1500 * scale, 900 * scale))]
     (path / "manifest.json").write_text(json.dumps({
         "name": name, "seed": 3, "tokenizer": "cl100k_base", "spec_sha256": "0" * 64, "target_tokens": 2400,
-        "sources": sources, "leaves": leaves, "shards": [{"file": "shard-00000.parquet"}, {"file": "shard-00001.parquet"}],
-        "totals": {"docs_written": len(docs)}}))
+        "sources": sources, "leaves": leaves, "shards": _listing(path, "shard-*.parquet"),
+        "rejects": _listing(path / "rejects", "*.parquet"), "totals": {"docs_written": len(docs)}}))
     (path / "_SUCCESS").write_text("")
     return path
+
+
+def _listing(folder: Path, pattern: str) -> list[dict]:
+    """Manifest entries as `tamis run` writes them: the audit refuses files its manifest does not describe."""
+    import hashlib
+
+    return [{"file": f.name, "bytes": f.stat().st_size, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
+            for f in sorted(folder.glob(pattern))]
 
 
 @pytest.fixture(scope="module")

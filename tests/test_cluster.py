@@ -1,5 +1,6 @@
 """The cluster path, as the README documents it: `tamis cluster up`, `tamis run --master spark://...`,
-`tamis package` + `spark-submit --py-files tamis.zip jobs/run_mix.py`, a worker killed mid-job, `cluster down`.
+`tamis package` + `spark-submit --py-files tamis.zip jobs/run_mix.py`, a worker killed mid-job, `cluster down`,
+and that only the cluster's owner (holder of its secret) can use it: another local user is refused.
 
 Every run must give the same rows (and the same shard bytes) as embedded local mode.
 Slow: one standalone cluster (master + 2 workers x 1 core) for the module, torn down even on failure.
@@ -121,7 +122,9 @@ def cluster(tmp_path_factory):
         assert url.startswith("spark://127.0.0.1:")
         st = run_cli(TAMIS + ["cluster", "status", "--state-dir", str(state)], timeout=60)
         assert st.returncode == 0 and "workers alive 2/2" in st.stdout, st.stdout + st.stderr
-        yield {"url": url, "state": state, "info": json.loads((state / "state.json").read_text())}
+        # `tamis run --master` finds the cluster's secret through its state folder
+        env = {**os.environ, "TAMIS_CLUSTER_DIR": str(state)}
+        yield {"url": url, "state": state, "info": json.loads((state / "state.json").read_text()), "env": env}
     finally:
         subprocess.run(TAMIS + ["cluster", "down", "--state-dir", str(state)], cwd=ROOT, timeout=120,
                        capture_output=True)
@@ -162,7 +165,7 @@ def test_cli_run_on_standalone_cluster_matches_local(cluster, data, reference):
     base = data["base"]
     spec = write_spec(base, data["gen"], str(base / "c1"), str(base / "c1.work"), "c1.yaml")
     t = time.time()
-    r = run_cli(TAMIS + ["run", spec, "--master", cluster["url"]])
+    r = run_cli(TAMIS + ["run", spec, "--master", cluster["url"]], env=cluster["env"])
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((base / "c1" / "manifest.json").read_text())
     assert m["master"] == cluster["url"]
@@ -190,6 +193,7 @@ def test_spark_submit_with_packaged_zip(cluster, data, reference, tmp_path):
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PYTHONPATH=str(site))
     spec = write_spec(base, data["gen"], str(base / "c2"), str(base / "c2.work"), "c2.yaml")
     cmd = [str(bin_dir / "spark-submit"), "--master", cluster["url"],
+           "--properties-file", str(cluster["state"] / "spark-auth.conf"),   # the cluster's secret
            "--py-files", str(zip_path),
            "--conf", f"spark.pyspark.python={sys.executable}",
            "--conf", f"spark.executorEnv.PYTHONPATH={site}",
@@ -210,6 +214,38 @@ def test_spark_submit_with_packaged_zip(cluster, data, reference, tmp_path):
     assert shard_hashes(base / "c2") == reference["hashes"]
 
 
+def test_cluster_secret_is_private_and_rest_server_off(cluster):
+    """The secret file is the owner's alone, and the master runs no (unauthenticated) REST submission server."""
+    state, info = cluster["state"], cluster["info"]
+    conf = state / "spark-auth.conf"
+    assert info["auth_file"] == str(conf)
+    assert (os.stat(state).st_mode & 0o777) == 0o700 and (os.stat(conf).st_mode & 0o777) == 0o600
+    assert "spark.authenticate true" in conf.read_text()
+    st = run_cli(TAMIS + ["cluster", "status", "--state-dir", str(state), "--json"], timeout=60)
+    j = json.loads(st.stdout)
+    assert j["auth"] is True and j["other_ports"] == [], j   # listens on its RPC and UI ports only
+    from engine.cluster_auth import listening_ports
+
+    assert listening_ports(info["master_pid"]) == sorted([info["port"], info["webui_port"]])
+    log = (state / "master.log").read_text(errors="replace")
+    assert "authentication enabled" in log and "REST server" not in log
+
+
+def test_other_local_user_cannot_run_code_on_the_cluster(cluster):
+    """The attack: as `nobody`, a pyspark driver without the secret submits a job whose task writes a file.
+    Without authentication it runs on the workers as the cluster's user (root in CI) and the file appears."""
+    from tests.cluster_attack import submit_as_nobody
+
+    res = submit_as_nobody(cluster["url"], refused_when="Expected SaslMessage")
+    assert res["marker"] is None, f"the attacker's task ran as uid {res['marker']}"
+    assert "RESULT" not in res["log"]
+    # refused by the master's authentication (not a permission error on the attacker's side)
+    assert "Failed to connect to master" in res["log"] and "Expected SaslMessage" in res["log"], res["log"][-3000:]
+    from engine.cluster import ClusterState, alive_workers
+
+    assert alive_workers(ClusterState.load(str(cluster["state"]))) == 2   # the cluster is unharmed
+
+
 def test_worker_killed_mid_job_still_completes_identically(cluster, data, reference):
     """SIGKILL one worker with its executor while the annotate stage runs: tasks are retried on the other."""
     base = data["base"]
@@ -218,7 +254,10 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
     # one task per input file (small files are otherwise packed together), so there are tasks left to lose
     p = subprocess.Popen(TAMIS + ["run", spec, "--master", cluster["url"]], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True,
-                         env={**os.environ, "TAMIS_MAX_TASK_BYTES": "1"})
+                         env={**cluster["env"], "TAMIS_MAX_TASK_BYTES": "1"})
+    from tests.cluster_attack import cmdlines
+
+    secret = (cluster["state"] / "spark-auth.conf").read_text().split()[-1]
     victim = cluster["info"]["worker_pids"][0]
     killed_at = None
     try:
@@ -226,6 +265,8 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
         while time.time() < deadline and p.poll() is None:
             done = list(work.glob(".annotate-*.tmp-*/_temporary/0/task_*"))   # tasks committed so far
             if len(done) >= 3:
+                # driver, master, workers and executors all run now: none shows the secret to `ps`
+                assert not [c for c in cmdlines() if secret in c], "the cluster secret is on a command line"
                 os.killpg(victim, signal.SIGKILL)   # the Worker JVM, its executor and its Python workers
                 killed_at = len(done)
                 break

@@ -7,7 +7,7 @@ import pytest
 
 from engine.mix import (InfeasibleMix, apportion, clip_shares, group_shares, plan_mix, temperature_shares,
                         _choose)
-from engine.spec import parse_spec
+from engine.spec import SpecError, parse_spec
 
 
 def spec(sources: str, top: str = ""):
@@ -219,10 +219,14 @@ def test_weight_on_a_source_with_no_tokens_is_infeasible():
 
 
 def test_weight_without_target_next_to_tokens_is_an_error():
-    s = spec("""\
+    sources = """\
   - {name: web, kind: jsonl, paths: [a], weight: 0.6}
   - {name: qa, kind: jsonl, paths: [b], tokens: 400}
-""")
+"""
+    with pytest.raises(SpecError, match=r":5: sources\[0\].weight: weight 0.6 needs target_tokens"):
+        spec(sources)                           # validate refuses it (engine/mix_budget.py) ...
+    s = spec(sources, top="target_tokens: 1000\n")
+    s.target_tokens = None                      # ... and the planner too, for a spec built in code
     with pytest.raises(InfeasibleMix, match="source 'web': weight 0.6 needs target_tokens"):
         plan_mix(s, [avail("web", None, 10**5), avail("qa", None, 10**5)])
 

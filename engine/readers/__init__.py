@@ -71,9 +71,18 @@ def read_file(path: str, source) -> Iterator[pa.RecordBatch]:
                 yield batch
     except Exception as e:  # a reader bug or an unreadable file must not kill the task
         key = f"{relative_key(path, source)}:error"
+        meta = {"file": relative_key(path, source), "error": repr(e)[:500]}
+        if transient_error(e):   # the stage holding it is not reused (engine/transient.py)
+            meta["transient"] = True
         yield read_batch([{"id": stable_id(source.name, key), "source": source.name, "text": None,
-                           "kind": None, "meta": _json({"file": relative_key(path, source), "error": repr(e)[:500]}),
-                           "reason": f"read:error:{type(e).__name__}"}])
+                           "kind": None, "meta": _json(meta), "reason": f"read:error:{type(e).__name__}"}])
+
+
+def transient_error(e: BaseException) -> bool:
+    """An error of the file's surroundings, not of its content, that a rerun may not see again: one the OS
+    raised (it has an errno: moved away, no permission, I/O error, ...) or a timeout / lost connection.
+    Libraries report some content errors as OSError too (corrupt Parquet metadata, BadGzipFile): no errno."""
+    return isinstance(e, (TimeoutError, ConnectionError)) or (isinstance(e, OSError) and e.errno is not None)
 
 
 def _register_optional():

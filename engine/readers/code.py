@@ -27,7 +27,6 @@ file (the input's relative key).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from engine.readers import RowBatcher, _json, open_maybe_compressed, reader, relative_key
+from engine.readers.quarantine import batch_records, guarded
 from engine.schema import read_batch, stable_id
 
 EXCERPT = 2000
@@ -255,7 +255,7 @@ def _dump_records(path: str, source, wanted: list[str]) -> Iterator[list[dict]]:
         pf = pq.ParquetFile(path)
         cols = [c for c in wanted if c in set(pf.schema_arrow.names)]
         for batch in pf.iter_batches(batch_size=256, columns=cols):
-            yield batch.to_pylist()
+            yield batch_records(batch)   # a row that cannot be converted is its exception
         return
     recs = []
     with open_maybe_compressed(path) as f:
@@ -267,7 +267,9 @@ def _dump_records(path: str, source, wanted: list[str]) -> Iterator[list[dict]]:
                 if not isinstance(rec, dict):
                     raise ValueError
             except ValueError:
-                rec = {"__bad_line__": n, "__raw__": line[:EXCERPT]}
+                rec = {"__bad_line__": n, "__raw__": line[:EXCERPT], "__reason__": "read:bad_json"}
+            except RecursionError:   # nested deeper than the recursion limit: this line only
+                rec = {"__bad_line__": n, "__raw__": line[:EXCERPT], "__reason__": "read:too_deep"}
             recs.append(rec)
             if len(recs) >= 256:
                 yield recs
@@ -285,30 +287,35 @@ def read_dump(path: str, source) -> Iterator[pa.RecordBatch]:
         n = 0
         for recs in _dump_records(path, source, wanted):
             for rec in recs:
-                if "__bad_line__" in rec:
-                    row = {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
-                           "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
-                           "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": "read:bad_json"}
-                else:
-                    content = rec.get(source.content_field)
-                    repo, p = rec.get(source.repo_field), rec.get(source.path_field)
-                    head = rec.get("max_stars_repo_head_hexsha")
-                    url = (f"https://github.com/{repo}/blob/{head}/{p}"
-                           if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
-                    size = rec.get("size")
-                    kw = dict(text=content, data=None) if isinstance(content, str) else dict(
-                        data=bytes(content) if isinstance(content, (bytes, bytearray)) else None)
-                    if content is None:
-                        row = {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
-                               "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
-                    else:
-                        row = file_row(source, fkey, repo and str(repo), p and str(p), size=size if isinstance(size, int) else None,
-                                       sha=rec.get("hexsha") or None, lang=rec.get(source.lang_field) or None,
-                                       license=_license_name(rec.get(source.license_field)), url=url, **kw)
+                key = f"{fkey}:{rec['__bad_line__'] if isinstance(rec, dict) and '__bad_line__' in rec else n}"
+                yield guarded(lambda: _dump_row(rec, source, fkey, n), source, key, kind="code", file=fkey, row=n)
                 n += 1
-                yield row
 
     yield from RowBatcher().batches(rows())
+
+
+def _dump_row(rec, source, fkey: str, n: int) -> dict:
+    """One dump record (a dict, a bad-line marker, or the exception converting a Parquet row) -> one row."""
+    if isinstance(rec, Exception):
+        raise rec   # quarantined by the caller with this record's key
+    if "__bad_line__" in rec:
+        return {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
+                "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
+                "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": rec["__reason__"]}
+    content = rec.get(source.content_field)
+    repo, p = rec.get(source.repo_field), rec.get(source.path_field)
+    if content is None:
+        return {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
+                "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
+    head = rec.get("max_stars_repo_head_hexsha")
+    url = (f"https://github.com/{repo}/blob/{head}/{p}"
+           if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
+    size = rec.get("size")
+    kw = dict(text=content, data=None) if isinstance(content, str) else dict(
+        data=bytes(content) if isinstance(content, (bytes, bytearray)) else None)
+    sha, lang = (v if isinstance(v, str) and v else None for v in (rec.get("hexsha"), rec.get(source.lang_field)))
+    return file_row(source, fkey, repo and str(repo), p and str(p), size=size if isinstance(size, int) else None,
+                    sha=sha, lang=lang, license=_license_name(rec.get(source.license_field)), url=url, **kw)
 
 
 # ------------------------------------------------------------------ trees and archives
@@ -383,59 +390,15 @@ def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool =
                 if b is not None:
                     yield b
                 continue
-            row = file_row(source, fkey, repo, rel, data=data, size=size, license=license, pre_reason=pre)
+            row = guarded(lambda: file_row(source, fkey, repo, rel, data=data, size=size, license=license,
+                                           pre_reason=pre), source, f"{repo}/{rel}:error", kind="code",
+                          repo=repo, path=rel, file=fkey)
         b = out.add(row)
         if b is not None:
             yield b
     b = out.flush()
     if b is not None:
         yield b
-
-
-def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
-    fkey = relative_key(path, source)
-    repo = _archive_stem(path)
-    # pass 1: names (for the common top folder) and the license file; pass 2: the files, streaming
-    names, license_text = [], None
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            for m in tf:
-                if m.isfile():
-                    names.append(m.name.lstrip("./"))
-                    if _is_license_file(names[-1].split("/", 1)[-1] if "/" in names[-1] else names[-1]) \
-                            and m.size < 200_000 and license_text is None:
-                        license_text = tf.extractfile(m).read().decode("utf-8", "replace")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        broken = True
-        yield _archive_error(source, fkey, path, e, names)
-        if not names:
-            return
-    else:
-        broken = False
-    strip = _common_top(names)
-    license = detect_license(license_text) if license_text else None
-
-    def entries():
-        try:
-            with tarfile.open(path, "r|*") as tf:   # stream mode: one sequential pass
-                for m in tf:
-                    if m.isfile():
-                        yield m.name.lstrip("./"), m.size, (lambda m=m: _Closing(tf.extractfile(m)))
-        except (tarfile.TarError, OSError, EOFError, zlib.error):
-            return   # reported by pass 1
-    yield from _emit(source, fkey, repo, license, entries(), strip, quiet=broken)
-
-
-class _Closing:
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        return self.f
-
-    def __exit__(self, *a):
-        if self.f is not None:
-            self.f.close()
 
 
 def read_zip(path: str, source) -> Iterator[pa.RecordBatch]:
@@ -493,6 +456,8 @@ def read_code(path: str, source) -> Iterator[pa.RecordBatch]:
         yield from read_dump(path, source)
     elif low.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")) or \
             (len(magic) > 262 and magic[257:262] == b"ustar"):
+        from engine.readers.code_tar import read_tar
+
         yield from read_tar(path, source)
     else:
         yield from read_dump(path, source)   # JSONL (plain, .gz, .zst)

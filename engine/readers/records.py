@@ -1,4 +1,7 @@
-"""Record files: JSONL (plain, .gz, .zst by magic bytes) and Parquet, for kinds jsonl, parquet, synthetic."""
+"""Record files: JSONL (plain, .gz, .zst by magic bytes) and Parquet, for kinds jsonl, parquet, synthetic.
+
+A line or row that cannot be converted (not JSON, not UTF-8, nested past the recursion limit: `read:too_deep`,
+a value that makes the conversion raise: `read:error:<Exception>`) is quarantined alone; the file goes on."""
 from __future__ import annotations
 
 import json
@@ -9,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
+from engine.readers.quarantine import batch_records, error_reason, error_row, error_text, guarded
 from engine.schema import read_batch, stable_id
 
 # A document above this many bytes is quarantined as `read:too_large` (text: a 2,000-byte excerpt) without
@@ -83,15 +87,7 @@ def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
             n += 1
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line.decode("utf-8"))
-                if not isinstance(rec, dict):
-                    raise ValueError("record is not an object")
-                rows.append(record_row(rec, source, fkey, n))
-            except UnicodeDecodeError:
-                rows.append(_bad(source, fkey, n, line, "read:invalid_utf8"))
-            except ValueError:
-                rows.append(_bad(source, fkey, n, line, "read:bad_json"))
+            rows.append(line_row(line, source, fkey, n))
             batch_bytes += len(line)
             if len(rows) >= BATCH_ROWS or batch_bytes >= BATCH_BYTES:
                 yield read_batch(rows)
@@ -100,10 +96,30 @@ def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
         yield read_batch(rows)
 
 
-def _bad(source, fkey, n, raw: bytes, reason) -> dict:
+def line_row(line: bytes, source, fkey: str, n: int) -> dict:
+    """One JSONL line -> a document row, or the quarantine row of that line alone."""
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return _bad(source, fkey, n, line, "read:invalid_utf8")
+    except ValueError:
+        return _bad(source, fkey, n, line, "read:bad_json")
+    except RecursionError as e:   # nested deeper than the recursion limit: json gives up on this line only
+        return _bad(source, fkey, n, line, error_reason(e), e)
+    if not isinstance(rec, dict):
+        return _bad(source, fkey, n, line, "read:bad_json")
+    try:
+        return record_row(rec, source, fkey, n)
+    except Exception as e:  # noqa: BLE001  (a value the conversion chokes on: this record only)
+        return _bad(source, fkey, n, line, error_reason(e), e)
+
+
+def _bad(source, fkey, n, raw: bytes, reason, error: BaseException | None = None) -> dict:
+    meta = {"file": fkey, "row": n}
+    if error is not None:
+        meta["error"] = error_text(error)
     return {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name,
-            "text": raw[:2000].decode("utf-8", "replace"), "meta": _json({"file": fkey, "row": n}),
-            "reason": reason}
+            "text": raw[:2000].decode("utf-8", "replace"), "meta": _json(meta), "reason": reason}
 
 
 def read_parquet(path: str, source) -> Iterator[pa.RecordBatch]:
@@ -115,9 +131,17 @@ def read_parquet(path: str, source) -> Iterator[pa.RecordBatch]:
                             if hasattr(source, a))} if c in names]
     n = 0
     for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-        recs = batch.to_pylist()
-        yield read_batch([record_row(r, source, fkey, n + i) for i, r in enumerate(recs)])
+        recs = batch_records(batch)
+        yield read_batch([_parquet_row(r, source, fkey, n + i) for i, r in enumerate(recs)])
         n += len(recs)
+
+
+def _parquet_row(rec, source, fkey: str, n: int) -> dict:
+    """One Parquet row (a dict, or the exception converting it raised) -> a row; a bad row is quarantined alone."""
+    if isinstance(rec, Exception):
+        return error_row(source, f"{fkey}:{n}", rec, kind=source.doc_kind, file=fkey, row=n)
+    return guarded(lambda: record_row(rec, source, fkey, n), source, f"{fkey}:{n}", kind=source.doc_kind,
+                   file=fkey, row=n)
 
 
 

@@ -19,8 +19,12 @@ Memory: answers may come before or after their question in Posts.xml, so nothing
 file is read. One streaming pass (`lxml.etree.iterparse`, elements cleared as they go) writes each
 post's converted text to a temporary SQLite file on local disk (TMPDIR), indexed by parent id; the
 documents are then read back question by question. Memory stays at one post plus SQLite's page cache
-(8 MB) whatever the dump size; disk holds about the text of the site once. An XML error stops the
-parse of that file: `read:xml_error` (with the line), and the documents are built from what was read.
+(8 MB) whatever the dump size; disk holds about the text of the site once.
+
+Bad rows cost themselves only: after an XML error the rest of the file is parsed row by row (a line each, as
+the dumps write them), so a row with broken XML is one `read:xml_error` (with its line) and the rows after it
+are read; a question or answer without a usable `Id` is `read:bad_post_id`; a post whose conversion raises is
+`read:error:<Exception>` (`read:too_deep` for recursion); the documents are built from every other post.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from engine.readers import BATCH_ROWS, _json, reader
+from engine.readers.quarantine import error_row, guarded
 from engine.schema import read_batch, stable_id
 
 _WS = re.compile(r"\s+")
@@ -134,31 +139,85 @@ def _site_files(path: str) -> tuple[str, str | None]:
     return os.path.basename(os.path.dirname(p)) or "unknown", os.path.dirname(p)
 
 
+_SQLITE_INT = (-(1 << 63), (1 << 63) - 1)
+
+
 def _int(v):
+    """An integer attribute, or None when it is not one (or is beyond SQLite's 64-bit integers)."""
     try:
-        return int(v)
+        i = int(v)
     except (TypeError, ValueError):
         return None
+    return i if _SQLITE_INT[0] <= i <= _SQLITE_INT[1] else None
 
 
 def _iter_rows(path: str, errors: list):
-    """Attribute dicts of the `<row>` elements of a dump XML file, streaming; an XML error is appended
-    to `errors` and ends the iteration."""
+    """(line, attribute dict) of the `<row>` elements of a dump XML file, streaming. A broken row is appended
+    to `errors` as (file, line, message) and skipped: after the first XML error the rest of the file is read
+    a line at a time (the dumps write one row per line), so a bad row costs that row only."""
     from lxml import etree
 
+    last = 0
     try:
         ctx = etree.iterparse(path, events=("end",), tag="row", huge_tree=True, resolve_entities=False,
                               no_network=True)
         for _, el in ctx:
-            yield dict(el.attrib)
+            last = el.sourceline or last
+            yield last, dict(el.attrib)
             el.clear()
             parent = el.getparent()
             while el.getprevious() is not None and parent is not None:
                 del parent[0]
+        return
     except etree.XMLSyntaxError as e:
-        errors.append((os.path.basename(path), getattr(e, "lineno", None), str(e)[:300]))
+        first = (os.path.basename(path), getattr(e, "lineno", None), str(e)[:300])
     except OSError as e:
         errors.append((os.path.basename(path), None, str(e)[:300]))
+        return
+    before = len(errors)
+    yield from _rows_by_line(path, last, errors)
+    if len(errors) == before:   # the error was outside the rows (a cut closing tag, a stray tag): still said
+        errors.append(first)
+
+
+_ROW_START = re.compile(rb"<row[\s/>]")
+MAX_ROW_LINES = 200   # a row not parseable after this many lines is given up (dump rows are one line)
+
+
+def _rows_by_line(path: str, after: int, errors: list):
+    """(line, attributes) of each row after line `after`, each parsed alone: a `<row` line, continued over the
+    next lines until it parses (never past the next `<row`); one that never parses is an error."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    fname = os.path.basename(path)
+    pending, start, lines, why = None, 0, 0, ""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if n <= after:
+                continue
+            line = raw.strip()
+            if _ROW_START.match(line):
+                if pending is not None:
+                    errors.append((fname, start, why))
+                pending, start, lines = line, n, 1
+            elif pending is None:
+                continue
+            elif lines >= MAX_ROW_LINES:
+                errors.append((fname, start, why))
+                pending = None
+                continue
+            else:
+                pending, lines = pending + b"\n" + line, lines + 1
+            try:
+                el = etree.fromstring(pending, parser)
+            except etree.XMLSyntaxError as e:
+                why = str(e)[:300]
+                continue
+            pending = None
+            yield start, dict(el.attrib)
+    if pending is not None:
+        errors.append((fname, start, why))
 
 
 @reader("stackexchange")
@@ -191,42 +250,90 @@ def _read_site(db, site, folder, posts_path, source) -> Iterator[pa.RecordBatch]
         CREATE TABLE dup (post INTEGER, related INTEGER);
     """)
     errors: list = []
-    qrows, arows = [], []
+    bad_posts = _load_posts(db, site, posts_path, source, errors)
+    _load_links(db, folder, source, errors)
+    rows = bad_posts
+    for fname, line, msg in errors:
+        rows.append({"id": stable_id(source.name, f"{site}/{fname}:{line}:xml_error"), "source": source.name,
+                     "kind": "qa", "text": None, "reason": "read:xml_error",
+                     "meta": _json({"site": site, "file": fname, "line": line, "error": msg})})
+    cur = db.cursor()
+    for qid, title, qtext, meta_s, qlic in db.execute("SELECT id, title, text, meta, license FROM q ORDER BY id"):
+        rows.append(guarded(lambda: _question_doc(cur, source, site, qid, title, qtext, meta_s, qlic), source,
+                            f"{site}/{qid}", kind="qa", site=site, question_id=qid))
+        if len(rows) >= BATCH_ROWS:
+            yield read_batch(rows)
+            rows = []
+    if rows:
+        yield read_batch(rows)
 
-    def flush():
-        if qrows:
-            db.executemany("INSERT OR REPLACE INTO q VALUES (?,?,?,?,?)", qrows)
-            qrows.clear()
-        if arows:
-            db.executemany("INSERT OR REPLACE INTO a VALUES (?,?,?,?,?)", arows)
-            arows.clear()
 
+def _load_posts(db, site, posts_path, source, errors) -> list[dict]:
+    """Posts.xml into the q/a tables; returns the quarantine rows of posts that could not be taken."""
     posts_file = os.path.basename(posts_path)
-    for r in _iter_rows(posts_path, errors):
-        pid, ptype = _int(r.get("Id")), r.get("PostTypeId")
-        if pid is None:
+    bad: list[dict] = []
+    pending = {"q": [], "a": []}
+    for line, r in _iter_rows(posts_path, errors):
+        ptype = r.get("PostTypeId")
+        if ptype not in ("1", "2"):
+            continue   # tag wikis, moderator nominations, ...: not part of any document
+        key = f"{site}/{posts_file}:{line}"
+        info = {"site": site, "file": posts_file, "line": line, "post_id": r.get("Id")}
+        if _int(r.get("Id")) is None:
+            bad.append({"id": stable_id(source.name, key), "source": source.name, "kind": "qa", "text": None,
+                        "meta": _json(info), "reason": "read:bad_post_id"})
             continue
-        if ptype == "1":
-            meta = {"site": site, "question_id": pid, "score": _int(r.get("Score")),
-                    "tags": parse_tags(r.get("Tags")), "answer_count": _int(r.get("AnswerCount")),
-                    "accepted_answer_id": _int(r.get("AcceptedAnswerId")),
-                    "creation_date": r.get("CreationDate"), "view_count": _int(r.get("ViewCount")),
-                    "closed_date": r.get("ClosedDate"), "posts_file": posts_file}
-            qrows.append((pid, _WS.sub(" ", r.get("Title") or "").strip(), html_to_text(r.get("Body")),
-                          json.dumps(meta, ensure_ascii=False), r.get("ContentLicense")))
-        elif ptype == "2":
-            score = _int(r.get("Score"))
-            arows.append((pid, _int(r.get("ParentId")), score if score is not None else 0,
-                          html_to_text(r.get("Body")), r.get("ContentLicense")))
-        if len(qrows) + len(arows) >= 2000:
-            flush()
-    flush()
+        try:
+            table, values = _post_values(r, site, posts_file)
+        except Exception as e:  # noqa: BLE001  (a body the HTML conversion chokes on: this post only)
+            bad.append(error_row(source, key, e, kind="qa", **info))
+            continue
+        pending[table].append((values, key, info))
+        if len(pending["q"]) + len(pending["a"]) >= 2000:
+            _insert(db, pending, source, bad)
+    _insert(db, pending, source, bad)
+    return bad
 
+
+def _post_values(r: dict, site: str, posts_file: str) -> tuple[str, tuple]:
+    pid = _int(r.get("Id"))
+    if r.get("PostTypeId") == "1":
+        meta = {"site": site, "question_id": pid, "score": _int(r.get("Score")),
+                "tags": parse_tags(r.get("Tags")), "answer_count": _int(r.get("AnswerCount")),
+                "accepted_answer_id": _int(r.get("AcceptedAnswerId")),
+                "creation_date": r.get("CreationDate"), "view_count": _int(r.get("ViewCount")),
+                "closed_date": r.get("ClosedDate"), "posts_file": posts_file}
+        return "q", (pid, _WS.sub(" ", r.get("Title") or "").strip(), html_to_text(r.get("Body")),
+                     json.dumps(meta, ensure_ascii=False), r.get("ContentLicense"))
+    score = _int(r.get("Score"))
+    return "a", (pid, _int(r.get("ParentId")), score if score is not None else 0, html_to_text(r.get("Body")),
+                 r.get("ContentLicense"))
+
+
+_INSERT = {"q": "INSERT OR REPLACE INTO q VALUES (?,?,?,?,?)", "a": "INSERT OR REPLACE INTO a VALUES (?,?,?,?,?)"}
+
+
+def _insert(db, pending: dict, source, bad: list) -> None:
+    """Insert the pending posts; when a batch fails, post by post, so only the post SQLite refuses is lost."""
+    for table, items in pending.items():
+        try:
+            db.executemany(_INSERT[table], [v for v, _, _ in items])
+        except (sqlite3.Error, OverflowError, ValueError):
+            for values, key, info in items:
+                try:
+                    db.execute(_INSERT[table], values)
+                except (sqlite3.Error, OverflowError, ValueError) as e:
+                    bad.append(error_row(source, key, e, kind="qa", **info))
+        items.clear()
+
+
+def _load_links(db, folder, source, errors) -> None:
+    """Comments (with `include_comments`) and duplicate links (PostLinks type 3), then the indexes."""
     if getattr(source, "include_comments", False):
         cpath = os.path.join(folder, "Comments.xml")
         if os.path.exists(cpath):
             rows = []
-            for r in _iter_rows(cpath, errors):
+            for _, r in _iter_rows(cpath, errors):
                 cid, post = _int(r.get("Id")), _int(r.get("PostId"))
                 if cid is not None and post is not None and r.get("Text"):
                     rows.append((cid, post, _WS.sub(" ", r["Text"]).strip()))
@@ -236,7 +343,7 @@ def _read_site(db, site, folder, posts_path, source) -> Iterator[pa.RecordBatch]
             db.executemany("INSERT OR REPLACE INTO c VALUES (?,?,?)", rows)
     lpath = os.path.join(folder, "PostLinks.xml")
     if os.path.exists(lpath):
-        rows = [(_int(r.get("PostId")), _int(r.get("RelatedPostId"))) for r in _iter_rows(lpath, errors)
+        rows = [(_int(r.get("PostId")), _int(r.get("RelatedPostId"))) for _, r in _iter_rows(lpath, errors)
                 if r.get("LinkTypeId") == "3"]
         db.executemany("INSERT INTO dup VALUES (?,?)", rows)
     db.execute("CREATE INDEX a_parent ON a(parent)")
@@ -244,50 +351,39 @@ def _read_site(db, site, folder, posts_path, source) -> Iterator[pa.RecordBatch]
     db.execute("CREATE INDEX dup_post ON dup(post)")
     db.commit()
 
-    rows = []
-    for fname, line, msg in errors:
-        rows.append({"id": stable_id(source.name, f"{site}/{fname}:xml_error"), "source": source.name,
-                     "kind": "qa", "text": None, "reason": "read:xml_error",
-                     "meta": _json({"site": site, "file": fname, "line": line, "error": msg})})
 
-    min_score = getattr(source, "min_answer_score", None)
-    max_answers = getattr(source, "max_answers", None)
+def _question_doc(cur, source, site, qid, title, qtext, meta_s, qlic) -> dict:
+    """The document of one question: title, body, then its answers (accepted first, then by score)."""
+    meta = json.loads(meta_s)
+    accepted = meta.get("accepted_answer_id") or -1
+    sql = "SELECT id, text, license FROM a WHERE parent = ?"
+    args: list = [qid]
+    min_score, max_answers = getattr(source, "min_answer_score", None), getattr(source, "max_answers", None)
     with_comments = getattr(source, "include_comments", False)
-    cur = db.cursor()
-    for qid, title, qtext, meta_s, qlic in db.execute("SELECT id, title, text, meta, license FROM q ORDER BY id"):
-        meta = json.loads(meta_s)
-        accepted = meta.get("accepted_answer_id") or -1
-        sql = "SELECT id, text, license FROM a WHERE parent = ?"
-        args: list = [qid]
-        if min_score is not None:
-            sql += " AND score >= ?"
-            args.append(min_score)
-        sql += " ORDER BY (id = ?) DESC, score DESC, id ASC"
-        args.append(accepted)
-        if max_answers is not None:
-            sql += " LIMIT ?"
-            args.append(max_answers)
-        answers = cur.execute(sql, args).fetchall()
-        parts = [f"{title}\n\n{qtext}".strip()]
-        if with_comments:
-            parts[0] += _comments(cur, qid)
-        licenses = [qlic]
-        for aid, atext, alic in answers:
-            parts.append(atext + (_comments(cur, aid) if with_comments else ""))
-            licenses.append(alic)
-        meta["answers"] = [a[0] for a in answers]
-        dups = [r[0] for r in cur.execute("SELECT related FROM dup WHERE post = ? ORDER BY related", (qid,))]
-        if dups:
-            meta["duplicate_of"] = dups
-        lic = sorted({x for x in licenses if x})
-        rows.append({"id": stable_id(source.name, f"{site}/{qid}"), "source": source.name, "kind": "qa",
-                     "text": SEPARATOR.join(p for p in parts if p), "url": f"https://{site}/questions/{qid}",
-                     "license": ", ".join(lic) if lic else None, "meta": _json(meta)})
-        if len(rows) >= BATCH_ROWS:
-            yield read_batch(rows)
-            rows = []
-    if rows:
-        yield read_batch(rows)
+    if min_score is not None:
+        sql += " AND score >= ?"
+        args.append(min_score)
+    sql += " ORDER BY (id = ?) DESC, score DESC, id ASC"
+    args.append(accepted)
+    if max_answers is not None:
+        sql += " LIMIT ?"
+        args.append(max_answers)
+    answers = cur.execute(sql, args).fetchall()
+    parts = [f"{title}\n\n{qtext}".strip()]
+    if with_comments:
+        parts[0] += _comments(cur, qid)
+    licenses = [qlic]
+    for aid, atext, alic in answers:
+        parts.append(atext + (_comments(cur, aid) if with_comments else ""))
+        licenses.append(alic)
+    meta["answers"] = [a[0] for a in answers]
+    dups = [r[0] for r in cur.execute("SELECT related FROM dup WHERE post = ? ORDER BY related", (qid,))]
+    if dups:
+        meta["duplicate_of"] = dups
+    lic = sorted({x for x in licenses if x})
+    return {"id": stable_id(source.name, f"{site}/{qid}"), "source": source.name, "kind": "qa",
+            "text": SEPARATOR.join(p for p in parts if p), "url": f"https://{site}/questions/{qid}",
+            "license": ", ".join(lic) if lic else None, "meta": _json(meta)}
 
 
 def _comments(cur, post_id: int) -> str:

@@ -8,7 +8,8 @@ One pass over the file, streaming, with our own record parser on top of a gzip r
   and carries on (`read:bad_gzip`); a file cut short ends with `read:truncated` for the record it cut.
 - records: WARC 0.18/1.0/1.1 and ARC v1/v2 (header line `URL IP date type [...] length`). A header that
   cannot be parsed becomes one `read:malformed_header` row, then the reader skips to the next line that
-  starts a record. A record cut short (EOF or a broken gzip member inside it) is `read:truncated`.
+  starts a record. A record cut short (EOF or a broken gzip member inside it) is `read:truncated`. Lying
+  Content-Length, a record that raises: warc_resync.py (`read:bad_content_length`, `read:error:*`).
 - `warc`: HTTP `response` records (and ARC records) with a 2xx status whose payload is HTML — by the HTTP
   Content-Type (text/html, application/xhtml+xml), by Common Crawl's WARC-Identified-Payload-Type, or
   sniffed from the first bytes when the type is missing or generic — become `web` documents. Chunked
@@ -40,7 +41,8 @@ from typing import Iterator
 import pyarrow as pa
 
 from engine.readers import RowBatcher, _json, reader, relative_key
-from engine.schema import read_batch, stable_id
+from engine.readers.warc_resync import guarded_doc as _guarded_doc, read_block
+from engine.schema import stable_id
 
 CHUNK = 1 << 20              # compressed bytes read at a time
 OUT_MAX = 4 << 20            # decompressed bytes produced per step (bounds memory on gzip bombs)
@@ -171,9 +173,13 @@ class _Stream:
         self._pos = 0
         self.offset = 0            # uncompressed bytes consumed so far
         self.event: _Event | None = None
+        self._held: _Event | None = None   # an event behind bytes put back with `unread`
         self._done = False
 
     def _fill(self) -> bool:
+        if self._held is not None:         # the bytes put back are read: now the event shows
+            self.event, self._held = self._held, None
+            return False
         if self.event is not None or self._done:
             return False
         try:
@@ -218,6 +224,17 @@ class _Stream:
             self.offset += k
             skipped += k
         return skipped
+
+    def unread(self, data: bytes) -> None:
+        """Put `data` back in front of what is left to read (a peek, or a resync on a record header)."""
+        if len(data) <= self._pos:   # over bytes already consumed: no copy of the (up to 4 MB) buffer
+            self._buf[self._pos - len(data):self._pos] = data
+            self._pos -= len(data)
+        else:
+            self._buf, self._pos = bytearray(data) + self._buf[self._pos:], 0
+        self.offset -= len(data)
+        if self.event is not None:   # the parser sees an event only once the bytes before it are read
+            self._held, self.event = self.event, None
 
     def _take(self, n: int) -> bytes:
         out = bytes(self._buf[self._pos:self._pos + n])
@@ -355,7 +372,7 @@ def _warc_record(stream: _Stream, first_line: bytes, start: int, want):
                    headers=headers)
         return None
     rec = _Record("warc", start, headers, length)
-    yield from _read_block(stream, rec, want)
+    yield from read_block(stream, rec, want, _Bad)   # checks where the block ends; resyncs on a lying length
     return True
 
 
@@ -367,29 +384,8 @@ def _arc_record(stream: _Stream, line: bytes, start: int, want):
         yield _Bad("malformed_header", start, f"ARC header with bad length: {line.strip()[:200]!r}", headers=headers)
         return None
     rec = _Record("arc", start, headers, length)
-    yield from _read_block(stream, rec, want)
+    yield from read_block(stream, rec, want, _Bad)
     return True
-
-
-def _read_block(stream: _Stream, rec: _Record, want):
-    n = want(rec.fmt, rec.headers, rec.length)
-    if n:
-        rec.block = stream.read(min(n, rec.length))
-        got = len(rec.block)
-        if got == min(n, rec.length) and rec.length > n:
-            rec.skipped_rest = stream.skip(rec.length - n)
-            got += rec.skipped_rest
-    else:
-        got = stream.skip(rec.length)
-    if got < rec.length:
-        rec.complete = False
-        ev = stream.take_event()
-        rec.cut_by = ev.kind if ev else "truncated"
-        if rec.block is None:   # not a record we wanted, but the file is damaged here: count it
-            yield _Bad(rec.cut_by, rec.offset, f"{rec.headers.get('warc-type', 'record')} block ends at "
-                       f"{got} of {rec.length} bytes", headers=rec.headers)
-            return
-    yield rec
 
 
 def _hdr_str(b: bytes) -> str:
@@ -584,7 +580,10 @@ def read_warc(path: str, source) -> Iterator[pa.RecordBatch]:
             return 0
         return max_html + HEAD_PEEK
 
-    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad) else _warc_doc(item, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed)
+    def doc(rec: _Record):
+        return _warc_doc(rec, source, fkey, extractor, timeout, max_html, decode_html, extract_detailed)
+
+    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad) else _guarded_doc(doc, item, source, fkey)
             for item in iter_records(_Stream(_file_chunks(path)), want))
     yield from RowBatcher().batches(rows)
 
@@ -681,7 +680,8 @@ def read_wet(path: str, source) -> Iterator[pa.RecordBatch]:
             return MAX_WET_BYTES
         return 0
 
-    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad) else _wet_doc(item, source, fkey)
+    rows = (_bad_row(source, fkey, item, "web") if isinstance(item, _Bad)
+            else _guarded_doc(lambda rec: _wet_doc(rec, source, fkey), item, source, fkey)
             for item in iter_records(_Stream(_file_chunks(path)), want))
     yield from RowBatcher().batches(rows)
 

@@ -1,0 +1,190 @@
+"""One run per output at a time, and build folders that name their owner.
+
+- The output lock `<parent>/.<name>.lock` is created with O_CREAT|O_EXCL (atomic on local disks and NFS)
+  and holds the owner's host, pid, the pid's start time and a random token. A second run on the output is
+  refused (exit 2, naming the holder). A lock whose owner is gone is taken over: on this host, a pid that
+  is not alive (or was reused by another process); from another host, where no pid can be checked, only
+  a lock older than STALE_AGE. The owner checks the lock is still its own right before committing.
+- Build folders `.<name>.tmp-<host>-<pid>-<rand>` (and `.<name>.old-*` of a commit) carry their owner, so a
+  cleanup removes only those whose owner is gone (same rule as the lock).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import time
+import uuid
+
+from engine.run import OutputExists
+
+STALE_AGE = 7 * 86400       # another host's lock or build folder: presumed abandoned after this long
+UNREADABLE_AGE = 600        # a lock file with no content: a run killed between creating and writing it
+
+
+class OutputLocked(OutputExists):
+    """Another run holds the output (exit 2, one line)."""
+
+
+class LockLost(RuntimeError):
+    """The lock was taken from this run (it was judged stale): it must not commit."""
+
+
+def lock_path(out: str) -> str:
+    out = out.rstrip("/")
+    return os.path.join(os.path.dirname(out) or ".", f".{os.path.basename(out)}.lock")
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _proc_start(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc), to tell a reused pid from the owner."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_alive(host: str, pid: int, pid_start: str | None = None) -> bool | None:
+    """True/False for a process of this host; None when `host` is another machine (cannot be checked)."""
+    from engine.cluster import alive   # zombie-aware
+
+    if host != socket.gethostname():
+        return None
+    if not alive(pid):
+        return False
+    now = _proc_start(pid)
+    return pid_start is None or now is None or now == pid_start
+
+
+def _read(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) and {"host", "pid", "token"} <= d.keys() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _stale(path: str, holder: dict | None) -> bool:
+    try:
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        return True   # gone meanwhile
+    if holder is None:
+        return age > UNREADABLE_AGE
+    live = owner_alive(holder["host"], int(holder["pid"]), holder.get("pid_start"))
+    return age > STALE_AGE if live is None else not live
+
+
+def _describe(holder: dict | None, path: str) -> str:
+    if holder is None:
+        return f"output is locked by another tamis run ({path}, being written or unreadable)"
+    return (f"output is locked by another tamis run: host {holder['host']}, pid {holder['pid']}, "
+            f"started {holder.get('started', '?')} ({path}; remove it only if that run is gone)")
+
+
+def _break(path: str):
+    """Remove a stale lock, and only a stale one: move it aside (atomic, one winner), check what was moved
+    is still stale (another run may have replaced it meanwhile), put it back if it is not."""
+    aside = f"{path}.stale-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    if not _stale(aside, _read(aside)):
+        try:
+            os.link(aside, path)            # never replaces a lock created in between
+        except OSError:
+            pass
+    os.remove(aside)
+
+
+class OutputLock:
+    def __init__(self, path: str, token: str):
+        self.path, self.token = path, token
+
+    def check(self):
+        """Raise LockLost unless the lock file is still this run's."""
+        holder = _read(self.path)
+        if not holder or holder["token"] != self.token:
+            raise LockLost(f"lost the output lock {self.path} to another run; nothing was committed")
+
+    def release(self):
+        holder = _read(self.path)
+        if holder and holder["token"] == self.token:
+            os.remove(self.path)
+
+
+def acquire(out: str) -> OutputLock:
+    """Take the output's lock, or raise OutputLocked naming its live holder."""
+    path = lock_path(out)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _proc_start(os.getpid()),
+          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": uuid.uuid4().hex}
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read(path)
+            if not _stale(path, holder):
+                raise OutputLocked(_describe(holder, path)) from None
+            _break(path)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+            f.flush()
+            os.fsync(f.fileno())
+        return OutputLock(path, me["token"])
+    raise OutputLocked(_describe(_read(path), path))
+
+
+# ---------------------------------------------------------------- build folders
+
+
+def _pattern(out: str) -> str:
+    out = out.rstrip("/")
+    return os.path.join(glob.escape(os.path.dirname(out) or "."), glob.escape(f".{os.path.basename(out)}"))
+
+
+def build_dir(out: str, kind: str = "tmp") -> str:
+    """`.<name>.<kind>-<host>-<pid>-<rand>` next to the output."""
+    out = out.rstrip("/")
+    return os.path.join(os.path.dirname(out) or ".", f".{os.path.basename(out)}.{kind}-{owner_tag()}")
+
+
+def owner_gone(folder: str, prefix: str) -> bool:
+    """Whether the run that named `folder` `<prefix><host>-<pid>-<rand>` is gone. A name without an owner
+    (tamis before the output lock) counts as gone: cleanups run under the output lock."""
+    parts = folder[len(prefix):].rsplit("-", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return True
+    live = owner_alive(parts[0], int(parts[1]))
+    if live is None:
+        return time.time() - os.path.getmtime(folder) > STALE_AGE
+    return not live
+
+
+def clean_stale_builds(out: str):
+    """Remove build folders next to the output whose owner is gone (call it holding the output lock).
+
+    A run killed between the two renames of a commit leaves the previous output as `.<name>.old-*` and
+    nothing at `<path>`: that previous output is put back first.
+    """
+    pat = _pattern(out)
+    base = os.path.join(os.path.dirname(out.rstrip("/")) or ".", f".{os.path.basename(out.rstrip('/'))}")
+    olds = sorted((d for d in glob.glob(pat + ".old-*") if owner_gone(d, base + ".old-")), key=os.path.getmtime)
+    if olds and not os.path.lexists(out) and os.path.exists(os.path.join(olds[-1], "_SUCCESS")):
+        os.rename(olds.pop(), out)
+    for d in [d for d in glob.glob(pat + ".tmp-*") if owner_gone(d, base + ".tmp-")] + olds:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_pause(var: str):
+    """Sleep `$var` seconds when set: lets tests act on a run at a chosen moment (kill it, race it)."""
+    if os.environ.get(var):
+        time.sleep(float(os.environ[var]))

@@ -1,0 +1,294 @@
+"""A spec's paths: one rule for "is this a URI", resolution, and what tamis may write to or delete.
+
+- A path is a URI only when it *starts* with `scheme://` (`is_uri`); every caller asks this module. `file://`
+  URIs become local paths and get every local check. Other schemes (s3://, gs://, hdfs://, ...) are refused
+  until object storage lands: readers open local files, and the commit is a local rename.
+- A local path with `name://` further in (`<dir>/x://../data`) is refused for the output and work dir: it is a
+  folder `x:` plus `..`, which climbs back to wherever it starts, not the URL it looks like.
+- `${VAR}` must be set in the environment (`${PYTHON_STDLIB}` is this Python's standard library).
+- The output and work dir are checked, then used, as canonical real paths (relative to the spec's folder, `~`,
+  `..` and symlinks resolved), so the checks see exactly the folders `run` creates, renames and deletes: the
+  output, its `.<name>.tmp-*`/`.<name>.old-*`/`.<name>.lock` siblings and the work dir.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import sysconfig
+from urllib.parse import unquote, urlsplit
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_INNER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def is_uri(p: str) -> bool:
+    return bool(_SCHEME.match(p))
+
+
+def _env() -> dict:
+    return {"PYTHON_STDLIB": sysconfig.get_paths()["stdlib"], **os.environ}
+
+
+def expand(p: str) -> str:
+    """`${VAR}` from the environment; an undefined one is left as is (`undefined_vars` reports it)."""
+    env = _env()
+    return _VAR.sub(lambda m: env.get(m.group(1), m.group(0)), p)
+
+
+def undefined_vars(p: str) -> list[str]:
+    env = _env()
+    return [v for v in _VAR.findall(p) if v not in env]
+
+
+def _from_file_uri(p: str) -> str:
+    """`file:///x` and `file://localhost/x` -> `/x`; a file URI naming another host stays a URI (refused)."""
+    u = urlsplit(p)
+    return unquote(u.path) if u.netloc in ("", "localhost") and u.path.startswith("/") else p
+
+
+def resolve(base: str, p: str) -> str:
+    """An input or filter file: variables, `file://` and `~` expanded, relative to `base` (the spec's folder)."""
+    p = expand(p)
+    if is_uri(p):
+        p = _from_file_uri(p) if p[:7].lower() == "file://" else p
+        if is_uri(p):
+            return p
+    p = os.path.expanduser(p)
+    return p if os.path.isabs(p) else os.path.realpath(os.path.join(base, p))
+
+
+def resolve_target(base: str, p: str) -> str:
+    """An output or work dir, before checks: like `resolve`, but `..` and `//` kept for `uri_problem` to see."""
+    p = expand(p)
+    if is_uri(p):
+        p = _from_file_uri(p) if p[:7].lower() == "file://" else p
+        if is_uri(p):
+            return p
+    return os.path.join(base, os.path.expanduser(p))
+
+
+def canonical(p: str) -> str:
+    """The real folder a local output or work path names (what `run` creates, renames and deletes)."""
+    return p if is_uri(p) else os.path.realpath(p)
+
+
+def uri_problem(p: str, what: str) -> str | None:
+    """Why `p` (an output, work dir or input) is not a usable local path, or None."""
+    if is_uri(p):
+        scheme = _SCHEME.match(p).group(1)
+        if scheme.lower() == "file":
+            return f"{what} {p}: a file:// URI names a local path: file:///absolute/path (no host)"
+        return (f"{what} {p}: {scheme}:// URIs are not supported yet; use a local or shared-filesystem path "
+                "(the same path on every node)")
+    m = _INNER_SCHEME.search(p)
+    if m and what != "input":
+        return (f"{what} {p}: `{m.group(0)}` is not at the start, so this is a local path through a folder "
+                f"named `{m.group(0)[:-2]}` (a URI must start with its scheme)")
+    return None
+
+
+def is_within(path: str, folder: str) -> bool:
+    """`path` is `folder` or inside it (both real, absolute paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def source_files(source) -> list[str]:
+    """Every input file (or folder, for stackexchange sites) of a source, sorted, globs expanded."""
+    out = []
+    for p in source.paths:
+        out.extend(sorted(glob.glob(p)) or ([p] if is_uri(p) else []))
+    return sorted(dict.fromkeys(out))
+
+
+def writable_problem(p: str, what: str, start: str) -> str | None:
+    """`start` (or the nearest folder above it that exists) must be a folder this process may write into.
+
+    As root, `os.access` says yes to any folder; a folder whose mode grants nobody write access was made
+    read-only on purpose (shared data), so root is refused there too.
+    """
+    probe = start
+    while not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        return f"cannot write {what} {p}: {probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot write {what} {p}: {probe} is not writable"
+    if os.geteuid() == 0 and not os.stat(probe).st_mode & 0o222:
+        return f"cannot write {what} {p}: {probe} is read-only (mode {os.stat(probe).st_mode & 0o777:o})"
+    return None
+
+
+# ---------------------------------------------------------------- resolving a spec's paths
+
+FILTER_PATH_PARAMS = ("model", "benchmarks", "wordlists", "domain_lists")
+
+
+def filter_files(f) -> list[tuple[str, str]]:
+    """(parameter, path) of every file a filter names."""
+    out = []
+    for name in FILTER_PATH_PARAMS:
+        v = getattr(f, name, None)
+        values = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
+        out += [(name, x) for x in values if isinstance(x, str)]
+    return out
+
+
+def _resolve_filter_paths(base: str, f):
+    """Files named in filter parameters resolve against the spec's folder, like source paths."""
+    update = {}
+    for name in FILTER_PATH_PARAMS:
+        v = getattr(f, name, None)
+        if isinstance(v, str):
+            update[name] = resolve(base, v)
+        elif isinstance(v, list):
+            update[name] = [resolve(base, x) if isinstance(x, str) else x for x in v]
+        elif isinstance(v, dict):
+            update[name] = {k: resolve(base, x) if isinstance(x, str) else x for k, x in v.items()}
+    return f.model_copy(update=update) if update else f
+
+
+def resolve_spec_paths(spec, base: str) -> list[tuple]:
+    """Resolve every path of the spec in place (see `resolve`, `resolve_target`); (field, message) for each
+    `${VAR}` that is not set, which would otherwise become a literal folder name."""
+    problems = []
+
+    def check_vars(field, raw):
+        problems.extend((field, f"${{{v}}} is not set in the environment ({raw})") for v in undefined_vars(raw))
+
+    check_vars(("output", "path"), spec.output.path)
+    spec.output.path = resolve_target(base, spec.output.path)
+    if spec.output.work_dir is not None:
+        check_vars(("output", "work_dir"), spec.output.work_dir)
+        spec.output.work_dir = resolve_target(base, spec.output.work_dir)
+    for i, s in enumerate(spec.sources):
+        for j, p in enumerate(s.paths):
+            check_vars(("sources", i, "paths", j), p)
+        for j, f in enumerate(s.filters):
+            for name, x in filter_files(f):
+                check_vars(("sources", i, "filters", j, name), x)
+        s.paths = [resolve(base, p) for p in s.paths]
+        s.filters = [_resolve_filter_paths(base, f) for f in s.filters]
+    return problems
+
+
+def canonicalize(spec):
+    """Set the output and work dir to the real folders the checks looked at (and `run` uses)."""
+    spec.output.path = canonical(spec.output.path)
+    if spec.output.work_dir:
+        spec.output.work_dir = canonical(spec.output.work_dir)
+
+
+# ---------------------------------------------------------------- what a run may write to or delete
+
+OUT, WORK = ("output", "path"), ("output", "work_dir")
+
+
+def _protected(spec, spec_dir: str | None) -> dict[str, str]:
+    """Folders no output may be or contain (`--overwrite` would delete them) and no work dir may hold."""
+    protected = {"the home folder": os.path.expanduser("~"), "the working folder": os.getcwd()}
+    if spec_dir or (spec.spec_path and os.path.exists(spec.spec_path)):
+        protected["the spec's folder"] = spec_dir or os.path.dirname(os.path.abspath(spec.spec_path))
+    return {what: os.path.realpath(folder) for what, folder in protected.items()}
+
+
+def _show(raw: str, real: str) -> str:
+    raw = os.path.normpath(raw)
+    return raw if raw == real else f"{raw} (= {real})"
+
+
+def _target_problems(field, what: str, raw: str, real: str, protected: dict, why: str) -> list[tuple]:
+    if field == OUT and (os.path.dirname(real) == real or os.path.ismount(real)):
+        return [(field, f"refusing {what} {_show(raw, real)}: it is a filesystem root or mount point")]
+    for name, folder in protected.items():
+        if is_within(folder, real):
+            return [(field, f"refusing {what} {_show(raw, real)}: it is or contains {name} ({folder}), {why}")]
+    return []
+
+
+def _input_problem(x: str, what: str, out: str, work: str) -> tuple | None:
+    """Why input `x` (a real or absolute path) is in the way of what a run writes or deletes, or None."""
+    parent, name = os.path.split(out)
+    if is_within(x, out):
+        return OUT, f"refusing output path {out}: it contains {what}, which --overwrite would delete"
+    if is_within(out, x):
+        return OUT, f"refusing output path {out}: it is inside {what}"
+    if is_within(x, work) or is_within(work, x):
+        return WORK, f"refusing work dir {work}: it is, contains or is inside {what}"
+    first = os.path.relpath(x, parent).split(os.sep)[0] if is_within(x, parent) else ""
+    if first.startswith((f".{name}.tmp-", f".{name}.old-")) or first == f".{name}.lock":
+        return OUT, (f"refusing output path {out}: {what} is under a name runs create and remove next to "
+                     f"the output (.{name}.tmp-*, .{name}.old-*, .{name}.lock)")
+    return None
+
+
+def _inputs_problems(spec, out: str, work: str) -> list[tuple]:
+    problems, refused = [], set()
+    for i, source in enumerate(spec.sources):
+        for f in source_files(source):
+            if is_uri(f):
+                problems.append((("sources", i, "paths"), uri_problem(f, "input")))
+                continue
+            what = f"the input {f} of sources[{i}] ({source.name})"
+            for x in dict.fromkeys((os.path.abspath(f), os.path.realpath(f))):
+                p = _input_problem(x, what, out, work)
+                if p and p[0] not in refused:   # one line per field: the first input in the way
+                    refused.add(p[0])
+                    problems.append(p)
+            if not os.path.exists(f):
+                problems.append((("sources", i, "paths"), f"cannot read input {f}: broken link or vanished"))
+            elif not os.access(f, os.R_OK | (os.X_OK if os.path.isdir(f) else 0)):
+                problems.append((("sources", i, "paths"), f"cannot read input {f}: permission denied"))
+    return problems
+
+
+def path_problems(spec, spec_dir: str | None = None, check_inputs: bool = True) -> list[tuple]:
+    """What makes a spec's output, work dir or inputs unsafe or unusable, as (field path, message) pairs.
+
+    The output folder is replaced wholesale by `--overwrite` (renamed away on commit, its build siblings
+    removed), so it must not be a filesystem root or mount point, nor be or contain the home folder, the
+    working folder or the spec's folder, nor hold, sit in, or share its build-folder names with an input.
+    The work dir (stage folders are written and removed in it) must not be or contain those folders or an
+    input, nor contain the output or sit in it. Inputs must be readable. The nearest existing folder of
+    the output and of the work dir must be writable.
+    """
+    raw_out, raw_work = spec.output.path, spec.output.work_dir
+    problems = [(field, msg) for field, raw, what in ((OUT, raw_out, "output path"), (WORK, raw_work, "work dir"))
+                if raw is not None for msg in [uri_problem(raw, what)] if msg]
+    if problems:
+        return problems
+    out = canonical(raw_out)
+    work = canonical(raw_work) if raw_work else canonical(out + ".work")
+    protected = _protected(spec, spec_dir)
+    problems = _target_problems(OUT, "output path", raw_out, out, protected, "which --overwrite would delete")
+    problems += _target_problems(WORK, "work dir", raw_work or work, work, protected,
+                                 "where runs write and remove stage folders")
+    if problems:
+        return problems
+    if is_within(work, out) or is_within(out, work):
+        problems.append((WORK, f"work dir {work} and output path {out} must not contain each other"))
+    if os.path.lexists(out) and not os.path.isdir(out):
+        problems.append((OUT, f"refusing output path {out}: it exists and is not a folder"))
+    if check_inputs:
+        problems += _inputs_problems(spec, out, work)
+    msg = writable_problem(out, "output", os.path.dirname(out))
+    problems += [(OUT, msg)] if msg else []
+    if raw_work or not msg:   # the default work dir sits next to the output: one line says it for both
+        msg = writable_problem(work, "work dir", work)
+        problems += [(WORK, msg)] if msg else []
+    return problems
+
+
+def missing_files(spec) -> list[tuple]:
+    """Inputs and filter files that do not exist (or are URIs, which readers cannot open)."""
+    problems = []
+    for i, s in enumerate(spec.sources):
+        for j, f in enumerate(s.filters):
+            for name, x in filter_files(f):
+                msg = uri_problem(x, "file") if is_uri(x) else None if glob.glob(x) else f"no such file: {x}"
+                problems += [(("sources", i, "filters", j, name), msg)] if msg else []
+        for j, p in enumerate(s.paths):
+            msg = uri_problem(p, "input") if is_uri(p) else None if glob.glob(p) else f"no such file: {p}"
+            problems += [(("sources", i, "paths", j), msg)] if msg else []
+    return problems
