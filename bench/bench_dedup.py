@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_dedup.py            # everything, prints tables
     .venv/bin/python bench/bench_dedup.py --sig      # signatures only (no JVM)
 
-1. Signatures per CPU-second (process time; all single-threaded): engine.minhash from raw text (normalize,
+1. Signatures per CPU-second (process time; all single-threaded): engine.dedup.minhash from raw text (normalize,
    tokenize, hash, permute) and from already normalized text, vs datasketch 2.0 `MinHash.update_batch` (one
    MinHash per document) and `MinHash.bulk`, both given the same shingles already built (their shingling is
    not timed), same num_perm, datasketch's default hash (sha1_hash32), and `update_batch` with the plain-Python
@@ -99,7 +99,7 @@ def scaled(docs: list[dict], scale: int) -> list[dict]:
 def bench_signatures(max_mb: float = 4.0, num_perm: int = 128) -> list[tuple]:
     from datasketch import MinHash
 
-    from engine import minhash as mh
+    from engine.dedup import minhash as mh
 
     docs = corpus()
     random.Random(0).shuffle(docs)
@@ -111,7 +111,7 @@ def bench_signatures(max_mb: float = 4.0, num_perm: int = 128) -> list[tuple]:
         size += len(d["text"].encode())
     texts = [d["text"] for d in picked]
     chars = mh.char_mode([d["lang"] for d in picked])
-    # what a datasketch user also pays per document: shingles the plain-Python way (engine.minhash's
+    # what a datasketch user also pays per document: shingles the plain-Python way (engine.dedup.minhash's
     # reference definition, as fast as a hand-written unicodedata + re version)
     runs = [_timed(lambda: [mh.reference_shingles(t, c) for t, c in zip(texts, chars)]) for _ in range(2)]
     t_shingle, shingles = min(r[0] for r in runs), runs[0][1]
@@ -206,8 +206,8 @@ def prepare(scale: int, path: str) -> None:
 
 
 def end_to_end(scale: int, path: str) -> dict:
-    from engine.dedup import dedup
-    from engine.spark import get_spark
+    from engine.spark.dedup import dedup
+    from engine.spark.session import get_spark
     from engine.spec import DedupSpec, MinHashSpec
 
     size = json.loads(Path(path + ".json").read_text())

@@ -25,7 +25,7 @@ Agreement on the documents both saw (matched by WARC-Record-ID):
   cluster (tamis: the smallest id; datatrove: the first one read), so per original page the number of kept
   copies is compared (a page kept once by both agrees on all its copies); the raw per-document figure is
   reported as well.
-`--profile`: cProfile (CPU time) of tamis' per-file work outside Spark (`engine.pipeline.read_and_annotate`
+`--profile`: cProfile (CPU time) of tamis' per-file work outside Spark (`engine.spark.annotate.read_and_annotate`
 over the distinct files), grouped by the entry points of each stage.
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ def tamis_child(args) -> None:
     sd["spark"] = dict(kv.split("=", 1) for kv in (args.conf or []))
     spec = parse_spec(yaml.safe_dump(sd), "bench.yaml", base_dir=str(work))
     from engine.run import run
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     spark = get_spark(args.master, conf=spec.spark)
     spy = PySpy(mon, work / "py-spy.txt") if args.py_spy else None
@@ -163,7 +163,7 @@ def run_tamis(inputs_dir: Path, master: str, tag: str, extractor: str = "trafila
 
 
 def run_datatrove(inputs_dir: Path, tag: str, timeout: float = 1200, extractor: str = "trafilatura") -> dict:
-    from engine.minhash import lsh_params
+    from engine.dedup.minhash import lsh_params
 
     bands, rows = lsh_params(0.8, 128)
     out = WORK / f"datatrove-{tag}.json"
@@ -236,8 +236,8 @@ SPY_CATEGORIES = [
     ("pyspark worker + Arrow IPC", ("pyspark/", "serializers.py", "worker.py", "daemon.py", "worker_util.py",
                                     "spark_message_receiver", "pyarrow/ipc")),
     ("worker start-up imports", ("<frozen zipimport>", "<frozen importlib")),
-    ("pipeline glue", ("engine/pipeline.py", "filters/chain.py", "engine/schema.py", "engine/readers/__init__.py")),
-    ("WARC read (gzip, records, HTTP)", ("engine/readers/warc.py",)),
+    ("pipeline glue", ("engine/spark/annotate.py", "filters/chain.py", "engine/schema.py", "engine/readers/__init__.py")),
+    ("WARC read (gzip, records, HTTP)", ("engine/readers/warc/",)),
     ("extraction (trafilatura + lxml)", ("engine/extract.py", "trafilatura/", "lxml/", "justext/", "courlan/",
                                          "htmldate/", "charset_normalizer/")),
     ("charset / resiliparse", ("resiliparse/",)),
@@ -245,8 +245,8 @@ SPY_CATEGORIES = [
     ("quality filters", ("filters/quality.py", "filters/spacy_en.py")),
     ("nsfw (URL)", ("filters/nsfw.py", "tldextract/")),
     ("token counts", ("engine/tokenize.py", "bpe_openai/")),
-    ("dedup (signatures, verify)", ("engine/dedup.py", "engine/minhash.py")),
-    ("writing shards", ("engine/write.py",)),
+    ("dedup (signatures, verify)", ("engine/spark/dedup.py", "engine/dedup/minhash.py")),
+    ("writing shards", ("engine/spark/write.py",)),
 ]
 _SPY_IDLE = ("manager (daemon.py", "read_int (serializers.py")   # a worker waiting for the JVM
 
@@ -389,7 +389,7 @@ def profile(copies: int = 8, extractor: str = "trafilatura", top: int = 20) -> d
     import yaml
 
     import engine.extract as ext
-    import engine.pipeline as pipeline
+    import engine.spark.annotate as pipeline
     import engine.tokenize as tok
     from engine.schema import READ_SCHEMA
     from engine.spec import parse_spec

@@ -166,7 +166,7 @@ def stage_signatures(max_mb: float = 2.0) -> list[dict]:
         out.insert(0, _row("stage", "MinHash signatures from documents vs datasketch (shingling + update_batch)",
                            ours[1], from_text[1], target=TARGETS["signatures"], unit="docs/s/core",
                            note="both sides start from the text: datasketch's shingles made the plain-Python way "
-                                "(NFKC, lowercase, regex tokens, 5-grams: engine.minhash.reference_shingles, as fast "
+                                "(NFKC, lowercase, regex tokens, 5-grams: engine.dedup.minhash.reference_shingles, as fast "
                                 "as a hand-written unicodedata + re version), then update_batch"))
     return out
 

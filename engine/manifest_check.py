@@ -1,7 +1,7 @@
 """Does an output's manifest.json describe exactly the files next to it?
 
 Used twice: by `tamis run` on its build folder before writing `_SUCCESS` (a mismatch fails the run and
-nothing is committed), and by `tamis audit` / `engine.audit.open_output` before reading an output (a
+nothing is committed), and by `tamis audit` / `engine.audit.queries.open_output` before reading an output (a
 mismatch is refused). Every shard `<path>/*.parquet` and rejects file `<path>/rejects/*.parquet` must be
 listed in the manifest (`shards`, `rejects`: file, bytes, sha256), exist, and have the listed size and
 sha256; a listed file that is missing, a size or checksum that differs, or a Parquet file that is not

@@ -44,9 +44,9 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-ANNOTATE_CODE = ("filters/*.py", "engine/readers/*.py", "engine/pipeline.py", "engine/extract.py",
-                 "engine/tokenize.py", "engine/thresholds.py", "engine/schema.py", "engine/ids.py")
-DEDUP_CODE = ("engine/dedup.py", "engine/minhash.py")
+ANNOTATE_CODE = ("filters/*.py", "engine/readers/**/*.py", "engine/spark/annotate.py", "engine/extract.py",
+                 "engine/tokenize.py", "engine/spark/thresholds.py", "engine/schema.py", "engine/spark/ids.py")
+DEDUP_CODE = ("engine/spark/dedup.py", "engine/dedup/minhash.py")
 
 
 def code_fingerprint(patterns=ANNOTATE_CODE) -> str:
@@ -82,7 +82,7 @@ def _stage_tmp_prefix(path: str) -> str:
 
 def _clean_stale_stage_tmp(path: str):
     """Remove build folders of this stage left by killed runs: on this host, of a process no longer alive."""
-    from engine.cluster import alive   # zombies count as dead
+    from engine.spark.cluster import alive   # zombies count as dead
     import socket
 
     host = socket.gethostname()
@@ -138,7 +138,7 @@ class UnsafePath(OutputExists):
 
 
 def check_paths(spec: MixSpec):
-    from engine.paths import canonicalize, path_problems
+    from engine.spec.paths import canonicalize, path_problems
 
     problems = path_problems(spec)
     if problems:
@@ -158,11 +158,11 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
 
     Returns (DataFrame of every record with `reason` null for the kept ones, {stage: reused}, work dir).
     """
-    from engine.pipeline import annotate_source
+    from engine.spark.annotate import annotate_source
 
     keys = stage_keys(spec)
     work = work_dir(spec)
-    from engine.transient import StageLog
+    from engine.spark.transient import StageLog
 
     reused = StageLog()                        # {stage: reused}, and why a stage was recomputed
 
@@ -176,10 +176,10 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
         return df
 
     df = _stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
-    from engine.ids import unique_ids
+    from engine.spark.ids import unique_ids
 
     df = unique_ids(df)      # everything below joins, samples and counts on id: make it unique per mix
-    from engine.thresholds import apply_global_thresholds, deferred
+    from engine.spark.thresholds import apply_global_thresholds, deferred
 
     if any(deferred(s.filters) for s in spec.sources):   # source-wide thresholds (quality top_percent)
         say("thresholds", "source-wide quantile thresholds")
@@ -188,7 +188,7 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None):
                     lambda: apply_global_thresholds(base, spec)[0], reused, "thresholds")
     if spec.dedup:
         say("dedup", "exact and near-duplicate detection")
-        from engine.dedup import dedup
+        from engine.spark.dedup import dedup
 
         base = df
         df = _stage(spark, os.path.join(work, f"dedup-{keys['dedup']}"), lambda: dedup(base, spec.dedup),
@@ -213,10 +213,10 @@ def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progr
 def _run_locked(spec: MixSpec, master, overwrite: bool, progress, lock) -> dict:
     from pyspark.sql import functions as F
 
-    from engine.ids import add_renamed, renamed_count
-    from engine.mix import apply_mix, available_tokens, plan_mix
-    from engine.spark import get_spark
-    from engine.write import shard_count, write_shards
+    from engine.spark.ids import add_renamed, renamed_count
+    from engine.plan.budgets import apply_mix, available_tokens, plan_mix
+    from engine.spark.session import get_spark
+    from engine.spark.write import shard_count, write_shards
 
     check_output(spec, overwrite)
     say = progress or (lambda *_: None)
@@ -261,7 +261,7 @@ def _run_locked(spec: MixSpec, master, overwrite: bool, progress, lock) -> dict:
         text_bytes = sum(r["text_bytes"] or 0 for r in counts if r["reason"] is None)
         n_shards = shard_count(int(text_bytes * plan.expected_ratio), spec.output.shard_mb)
         shards = write_shards(mixed, tmp, spec.seed, n_shards)
-        from engine.mix import realized_tokens
+        from engine.plan.budgets import realized_tokens
 
         realized = realized_tokens(mixed, spec)   # per leaf: docs, tokens, synthetic tokens, max epoch
         reject_shards = []

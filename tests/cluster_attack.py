@@ -75,7 +75,7 @@ def submit_as_nobody(master: str, refused_when: str, timeout: float = 300) -> di
         pytest.skip("switching to user nobody needs root")
     import pyspark
 
-    from engine.spark import java_home
+    from engine.spark.session import java_home
 
     drop = Path(tempfile.mkdtemp(prefix="tamis-attacker-"))   # pytest's tmp folders are closed to nobody
     try:

@@ -22,7 +22,7 @@ def shared_data(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def spark():
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     s = get_spark("local[2]", app_name="tamis-tests", shuffle_partitions=4)
     yield s

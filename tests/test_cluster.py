@@ -224,7 +224,7 @@ def test_cluster_secret_is_private_and_rest_server_off(cluster):
     st = run_cli(TAMIS + ["cluster", "status", "--state-dir", str(state), "--json"], timeout=60)
     j = json.loads(st.stdout)
     assert j["auth"] is True and j["other_ports"] == [], j   # listens on its RPC and UI ports only
-    from engine.cluster_auth import listening_ports
+    from engine.spark.cluster_auth import listening_ports
 
     assert listening_ports(info["master_pid"]) == sorted([info["port"], info["webui_port"]])
     log = (state / "master.log").read_text(errors="replace")
@@ -241,7 +241,7 @@ def test_other_local_user_cannot_run_code_on_the_cluster(cluster):
     assert "RESULT" not in res["log"]
     # refused by the master's authentication (not a permission error on the attacker's side)
     assert "Failed to connect to master" in res["log"] and "Expected SaslMessage" in res["log"], res["log"][-3000:]
-    from engine.cluster import ClusterState, alive_workers
+    from engine.spark.cluster import ClusterState, alive_workers
 
     assert alive_workers(ClusterState.load(str(cluster["state"]))) == 2   # the cluster is unharmed
 
@@ -279,7 +279,7 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
             os.killpg(p.pid, signal.SIGKILL)
             p.communicate()
     assert p.returncode == 0, err[-3000:]
-    from engine.cluster import alive
+    from engine.spark.cluster import alive
 
     assert not alive(victim), "the worker survived SIGKILL"
     got = rows(base / "c3")
@@ -292,7 +292,7 @@ def test_cluster_down_stops_everything(cluster):
     info = cluster["info"]
     r = run_cli(TAMIS + ["cluster", "down", "--state-dir", str(cluster["state"])], timeout=120)
     assert r.returncode == 0
-    from engine.cluster import alive
+    from engine.spark.cluster import alive
 
     pids = [info["master_pid"], *info["worker_pids"]]
     deadline = time.time() + 30
@@ -307,7 +307,7 @@ def test_packed_venv_is_relocatable(tmp_path):
     """`tamis package --venv`'s fallback (no venv-pack): unpacked elsewhere, bin/python runs from there."""
     import tarfile
 
-    from engine.cli_ops import pack_venv
+    from engine.cli.ops import pack_venv
 
     venv = tmp_path / "v"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)

@@ -1,4 +1,4 @@
-"""The cluster secret's file and folder (engine/cluster_auth.py), without starting a cluster: only the owner
+"""The cluster secret's file and folder (engine/spark/cluster_auth.py), without starting a cluster: only the owner
 can read or swap the secret, and a driver gets it from the file, never from its command line.
 (tests/test_cluster.py runs the real attack against a real `tamis cluster up`.)"""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from engine.cluster import ClusterError, up
-from engine.cluster_auth import auth_conf_for, secure_state_dir, use_auth_conf, write_auth_conf
+from engine.spark.cluster import ClusterError, up
+from engine.spark.cluster_auth import auth_conf_for, secure_state_dir, use_auth_conf, write_auth_conf
 
 
 def test_secret_file_is_owner_only_even_with_open_umask(tmp_path):

@@ -1,4 +1,4 @@
-"""engine.dedup on the shared Spark session: semantics, keep policies, determinism, real near-duplicates,
+"""engine.spark.dedup on the shared Spark session: semantics, keep policies, determinism, real near-duplicates,
 parity with datasketch's MinHashLSH, connected components."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import minhash as mh
+from engine.dedup import minhash as mh
 from engine.spec import DedupSpec, MinHashSpec
 from tests.conftest import shared_data
 
@@ -67,7 +67,7 @@ def shuffle_partitions(spark, n: int):
 
 
 def run(df, spec, cols=("id", "reason", "dup_cluster", "dup_cluster_size")):
-    from engine.dedup import dedup
+    from engine.spark.dedup import dedup
 
     return sorted((tuple(r) for r in dedup(df, spec).select(*cols).collect()), key=lambda r: r[0])
 
@@ -148,7 +148,7 @@ def expected_groups(rows, threshold=0.8) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def baseline(spark, corpus):
     rows, df = corpus
-    from engine.dedup import dedup
+    from engine.spark.dedup import dedup
 
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
     out = dedup(df, spec)
@@ -253,7 +253,7 @@ def test_keep_policies(copies, keep, extra, survivor):
 
 
 def test_keep_policy_needs_its_setting(copies):
-    from engine.dedup import dedup
+    from engine.spark.dedup import dedup
 
     with pytest.raises(ValueError, match="keep_signal"):
         dedup(copies, DedupSpec(keep="quality"))
@@ -364,7 +364,7 @@ def test_pairs_agree_with_datasketch_minhashlsh(spark):
 
 @pytest.mark.parametrize("local_max", [0, 10 ** 6], ids=["distributed", "one-task"])
 def test_connected_components_match_union_find(spark, monkeypatch, local_max):
-    from engine import dedup
+    from engine.spark import dedup
 
     monkeypatch.setattr(dedup, "LOCAL_CC_MAX_EDGES", local_max)
     connected_components = dedup.connected_components
@@ -387,7 +387,7 @@ def test_connected_components_match_union_find(spark, monkeypatch, local_max):
 
 
 def test_dedup_same_clusters_on_both_component_paths(spark, corpus, monkeypatch):
-    from engine import dedup
+    from engine.spark import dedup
 
     _, df = corpus
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
@@ -403,7 +403,7 @@ def test_dedup_same_clusters_on_both_component_paths(spark, corpus, monkeypatch)
 # ---------------------------------------------------------------- plan figures, no collect
 
 def test_estimate(spark, corpus):
-    from engine.dedup import estimate
+    from engine.spark.dedup import estimate
 
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
     small, big = estimate(spec, 1_000_000, 4_000_000_000), estimate(spec, 4_000_000, 16_000_000_000)

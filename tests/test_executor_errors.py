@@ -1,7 +1,7 @@
 """An OSError on a Spark executor (disk full, read-only file system, a missing file) is one line naming the cause
 and the path, not ~115 lines of Python and Java stack; the traceback goes to `<work dir>/tamis-error.log`.
 
-Unit: `engine.errors` on the exception texts pyspark really produced (tests/data/spark_errors/messages.json,
+Unit: `engine.cli.errors` on the exception texts pyspark really produced (tests/data/spark_errors/messages.json,
 captured from failing Spark jobs by capture.py there). End to end: a real `tamis run` whose output folder is a
 48 KB tmpfs, and a real `tamis plan` whose work dir is one (mounted in a private mount namespace: needs root,
 which CI has).
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import exception_text, failure_line, gist, os_cause, write_log
+from engine.cli.errors import exception_text, failure_line, gist, os_cause, write_log
 from tests.conftest import ROOT, shared_data
 
 MESSAGES = json.loads((ROOT / "tests" / "data" / "spark_errors" / "messages.json").read_text())
 CAP = "/tmp/tamis-capture"
 EXPECTED = {   # case -> the cause line (None: not an OSError)
     "shards_enospc": f"no space left on device: {CAP}/full/shards/shard-00000.parquet.inprogress",
-    "pyarrow_enospc": "no space left on device",            # pyarrow names no file; engine.write adds it
+    "pyarrow_enospc": "no space left on device",            # pyarrow names no file; engine.spark.write adds it
     "python_write_enospc": "no space left on device",       # neither does a Python file's write()
     "jvm_parquet_enospc": f"no space left on device: {CAP}/full/stage",   # Spark's "writing rows to file:"
     "python_enoent": f"no such file or directory: {CAP}/no/such/model.bin",
@@ -66,7 +66,7 @@ def test_a_python_worker_error_that_is_no_os_error_reads_as_its_last_line():
 def test_driver_side_os_error_names_stage_and_log(tmp_path):
     from rich.console import Console
 
-    from engine.progress import StageProgress
+    from engine.spark.progress import StageProgress
 
     progress = StageProgress(Console(file=io.StringIO()))
     progress.stage("write", "writing shards")

@@ -1,7 +1,7 @@
 """Input files -> Spark tasks: big files alone, small ones packed, largest first, nothing lost (no JVM)."""
 from __future__ import annotations
 
-from engine import pipeline
+from engine.spark import annotate as pipeline
 
 
 def make(tmp_path, sizes: dict[str, int]) -> list[str]:

@@ -1,4 +1,4 @@
-"""engine.minhash without a JVM: shingles, hashes and signatures against datasketch 2.0 and the plain-Python
+"""engine.dedup.minhash without a JVM: shingles, hashes and signatures against datasketch 2.0 and the plain-Python
 definitions; LSH parameters and buckets against datasketch's MinHashLSH; recall just above the threshold."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.hashfunc import sha1_hash32
 
-from engine import minhash as mh
+from engine.dedup import minhash as mh
 from tests.conftest import shared_data
 
 TRICKY = [

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from engine.mix import (InfeasibleMix, apportion, clip_shares, group_shares, plan_mix, temperature_shares,
+from engine.plan.budgets import (InfeasibleMix, apportion, clip_shares, group_shares, plan_mix, temperature_shares,
                         _choose)
 from engine.spec import SpecError, parse_spec
 
@@ -224,7 +224,7 @@ def test_weight_without_target_next_to_tokens_is_an_error():
   - {name: qa, kind: jsonl, paths: [b], tokens: 400}
 """
     with pytest.raises(SpecError, match=r":5: sources\[0\].weight: weight 0.6 needs target_tokens"):
-        spec(sources)                           # validate refuses it (engine/mix_budget.py) ...
+        spec(sources)                           # validate refuses it (engine/plan/feasible.py) ...
     s = spec(sources, top="target_tokens: 1000\n")
     s.target_tokens = None                      # ... and the planner too, for a spec built in code
     with pytest.raises(InfeasibleMix, match="source 'web': weight 0.6 needs target_tokens"):

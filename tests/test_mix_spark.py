@@ -34,7 +34,7 @@ def mixdata(tmp_path_factory, spark):
     """Inputs in a tmp folder, the annotate stage computed once in a shared work dir, and what is available."""
     from pyspark.sql import functions as F
 
-    from engine.mix import available_tokens
+    from engine.plan.budgets import available_tokens
     from engine.run import prepare
 
     d = tmp_path_factory.mktemp("mixdata")
@@ -266,7 +266,7 @@ def test_cut_matches_brute_force_with_refinement_and_mixed_synthetic_leaves(spar
     lowered) and the selection must equal sorting every document by (hash, id) on the driver."""
     from pyspark.sql import functions as F
 
-    import engine.mix as mix
+    import engine.plan.budgets as mix
     from engine.spec import parse_spec
 
     monkeypatch.setattr(mix, "FINAL_DOCS", 3)

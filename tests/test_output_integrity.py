@@ -179,7 +179,7 @@ def test_audit_refuses_files_that_do_not_match_the_manifest(race, tmp_path):
     # sizes only: a same-size change passes, a size change does not
     assert _audit(tmp_path / "flipped", "--no-checksums").exit_code == 0
     assert _audit(tmp_path / "size", "--no-checksums").exit_code == 2
-    from engine import audit
+    from engine.audit import queries as audit
 
     with pytest.raises(audit.AuditError, match="is not listed in manifest.json"):
         audit.open_output(tmp_path / "extra")

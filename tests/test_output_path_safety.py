@@ -2,7 +2,7 @@
 
 The attack: `output: {path: "<dir>/x://../data"}` next to inputs in `<dir>/data` validated, and `run --overwrite`
 replaced the inputs with the output (the safety checks skipped any path with `://` in it, while the OS read
-`x:` + `..` as `<dir>`). Now one rule says what a URI is (engine/paths.py), and every check applies to the real
+`x:` + `..` as `<dir>`). Now one rule says what a URI is (engine/spec/paths.py), and every check applies to the real
 folders a run creates, renames and deletes. A seeded generator of path forms (schemes, `..`, symlinks, `~`,
 `${VAR}`, `://` anywhere, trailing slashes, unicode) checks that through `validate`, and two real
 `tamis run --overwrite` runs on the nastiest accepted forms show it on disk.

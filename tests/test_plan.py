@@ -9,9 +9,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import engine.cli_plan as cli_plan
+import engine.cli.plan as cli_plan
 from engine.cli import main
-from engine.mix import InfeasibleMix, plan_mix
+from engine.plan.budgets import InfeasibleMix, plan_mix
 from engine.spec import load_spec
 from tests.conftest import ROOT
 
@@ -107,7 +107,7 @@ def test_plan_bad_spec_exits_2(tmp_path):
 def test_plan_prints_the_dedup_estimate():
     from rich.console import Console
 
-    from engine.mix import MixPlan
+    from engine.plan.budgets import MixPlan
 
     con = Console(record=True, width=300, file=io.StringIO())
     res = cli_plan.PlanResult(MixPlan(), None, {"annotate": False}, "/w",

@@ -43,7 +43,7 @@ def _docs(texts):
 
 
 def test_filter_error_isolates_the_bad_record():
-    from engine.pipeline import annotate_batch
+    from engine.spark.annotate import annotate_batch
     from filters.chain import apply_chain, chain_schema
     from filters.length import Length
 
@@ -68,7 +68,7 @@ def test_filter_error_isolates_the_bad_record():
 
 
 def test_output_batches_stay_under_the_byte_limit():
-    from engine.pipeline import bounded_batches
+    from engine.spark.annotate import bounded_batches
 
     t = pa.table({"id": [str(i) for i in range(100)], "text": ["x" * 10_000] * 100})
     batches = list(bounded_batches(t, 100_000))
@@ -142,7 +142,7 @@ def _bad_inputs(d: Path) -> dict:
 def test_bad_inputs_are_counted_and_quarantined(spark, tmp_path, monkeypatch):
     import importlib
 
-    import engine.pipeline
+    import engine.spark.annotate
     from engine.cli import main
 
     d = tmp_path / "data"
@@ -164,8 +164,8 @@ sources:
     # the filter that raises is added to the `web` chain (specs only name registered filters)
     # (imported under its package name, so Spark's Python workers can import the class)
     boom = importlib.import_module("tests.test_robustness").Boom
-    real = engine.pipeline.source_filters
-    monkeypatch.setattr(engine.pipeline, "source_filters",
+    real = engine.spark.annotate.source_filters
+    monkeypatch.setattr(engine.spark.annotate, "source_filters",
                         lambda s: real(s) + ([boom()] if s.name == "web" else []))
     r = CliRunner().invoke(main, ["run", str(spec)], catch_exceptions=False)
     assert r.exit_code == 0, r.output

@@ -109,14 +109,14 @@ def test_local1_cli_run_gives_same_rows_as_local2(spark, tmp_path):
 
 
 def test_failure_mid_write_leaves_nothing_and_keeps_old_output(spark, tmp_path, monkeypatch):
-    import engine.write
+    import engine.spark.write
     from engine.run import run
 
     spec_path = write_spec(tmp_path)
     run(load_spec(spec_path))
     out = tmp_path / "out" / "mix"
     before = shard_hashes(out)
-    real = engine.write.write_shards
+    real = engine.spark.write.write_shards
     calls = []
 
     def failing(df, out_dir, *a, **kw):
@@ -124,7 +124,7 @@ def test_failure_mid_write_leaves_nothing_and_keeps_old_output(spark, tmp_path, 
         calls.append(out_dir)
         raise RuntimeError("disk full")          # ...then the run dies before commit
 
-    monkeypatch.setattr(engine.write, "write_shards", failing)
+    monkeypatch.setattr(engine.spark.write, "write_shards", failing)
     with pytest.raises(RuntimeError):
         run(load_spec(spec_path), overwrite=True)
     assert calls and not os.path.exists(calls[0])          # build folder removed

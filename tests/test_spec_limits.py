@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.spec_yaml import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_NODES
+from engine.spec.yaml_load import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_NODES
 
 TAMIS = str(Path(sys.executable).with_name("tamis"))
 

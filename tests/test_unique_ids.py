@@ -109,7 +109,7 @@ def _records():
 
 
 def test_renames_are_deterministic_whatever_the_partitioning(spark):
-    from engine.ids import unique_ids
+    from engine.spark.ids import unique_ids
 
     df = spark.createDataFrame(_records(), COLS)
     results = set()
@@ -125,8 +125,8 @@ def test_renames_are_deterministic_whatever_the_partitioning(spark):
 
 
 def test_dedup_refuses_repeated_ids_instead_of_multiplying_rows(spark):
-    from engine.dedup import dedup
-    from engine.ids import RepeatedIds
+    from engine.spark.dedup import dedup
+    from engine.spark.ids import RepeatedIds
     from engine.spec import DedupSpec, MinHashSpec
 
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))

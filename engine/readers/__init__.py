@@ -72,7 +72,7 @@ def read_file(path: str, source) -> Iterator[pa.RecordBatch]:
     except Exception as e:  # a reader bug or an unreadable file must not kill the task
         key = f"{relative_key(path, source)}:error"
         meta = {"file": relative_key(path, source), "error": repr(e)[:500]}
-        if transient_error(e):   # the stage holding it is not reused (engine/transient.py)
+        if transient_error(e):   # the stage holding it is not reused (engine/spark/transient.py)
             meta["transient"] = True
         yield read_batch([{"id": stable_id(source.name, key), "source": source.name, "text": None,
                            "kind": None, "meta": _json(meta), "reason": f"read:error:{type(e).__name__}"}])

@@ -2,12 +2,12 @@
 
     sudo .venv/bin/python tests/data/spark_errors/capture.py      # root: it mounts a tiny tmpfs
 
-Each case runs a real Spark job (local[1]) that fails on an executor: shards written by `engine.write` onto a
+Each case runs a real Spark job (local[1]) that fails on an executor: shards written by `engine.spark.write` onto a
 full tmpfs, raw pyarrow and plain Python writes onto it, Spark's own Parquet writer onto it, a Python task
 opening a missing file or writing to a read-only mount, a JVM read of a file deleted after planning, and one
 task raising a plain ValueError. The exception's type and `str()` (and a Py4JJavaError's Java `toString`) are
 stored verbatim but for the random temp folder, written as /tmp/tamis-capture; tests/test_executor_errors.py
-feeds them to engine.errors. Rerun after a pyspark upgrade.
+feeds them to engine.cli.errors. Rerun after a pyspark upgrade.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _cases(spark, base: str) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.write import write_shards
+    from engine.spark.write import write_shards
 
     full, ro, gone = f"{base}/full", f"{base}/ro", f"{base}/gone"
     big = spark.createDataFrame([(str(i), os.urandom(15000).hex(), i) for i in range(50)],
@@ -91,7 +91,7 @@ def main():
     if not os.environ.get("_TAMIS_CAPTURE_NS"):
         _in_namespace()
     sys.path.insert(0, str(ROOT))
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     base = tempfile.mkdtemp(prefix="tamis-capture-")
     _mount(f"{base}/full", f"size={FULL_KB}k")

@@ -10,7 +10,7 @@
 
 Every function below takes that connection and returns a small result (a list of dicts, a dict, or None
 when the columns it needs are absent from this output: `missing(...)` says why in one line), so tests
-check every number and the CLI (`engine.cli_audit`) and the HTML report (`engine.audit_report`) only
+check every number and the CLI (`engine.cli.audit`) and the HTML report (`engine.audit.html`) only
 render. Columns are discovered from the Parquet schema: an output without language ID, quality signals,
 dedup or decontamination still audits, and the sections about them say they are absent.
 

@@ -25,7 +25,7 @@ def source_filters(source) -> list[Filter]:
     kinds = filter_kinds()
     if "language" in kinds and not any(f.kind == "language" for f in filters) and getattr(source, "kind", "") != "code":
         filters.insert(0, kinds["language"](kind="language", mode="tag"))
-    from engine.thresholds import for_chain
+    from engine.spark.thresholds import for_chain
 
     return for_chain(filters)
 
@@ -126,7 +126,7 @@ def read_and_annotate(path: str, source, filters: list[Filter], schema: pa.Schem
     import os
 
     from engine.readers import read_file
-    from engine.spark import ARROW_MAX_BYTES
+    from engine.spark.session import ARROW_MAX_BYTES
 
     try:
         empty = os.path.isfile(path) and os.path.getsize(path) == 0

@@ -8,7 +8,7 @@ import sys
 import click
 from rich.console import Console
 
-from engine.display import lit, literal_console
+from engine.cli.display import lit, literal_console
 from engine.spec import SpecError, load_spec
 
 console = Console(stderr=True, highlight=False)
@@ -31,7 +31,7 @@ def _load(spec_path: str, check_paths: bool = True):
 
 def _one_line(e: BaseException) -> str:
     """The gist of an error: a Java exception's first line, not its stack trace."""
-    from engine.errors import gist
+    from engine.cli.errors import gist
 
     return gist(e)
 
@@ -58,8 +58,8 @@ def validate(spec):
 @click.option("--verbose", "-v", is_flag=True, help="Show the full stack trace on failure.")
 def run(spec, master, overwrite, verbose):
     """Run the mix in SPEC and write shards, rejects and manifest.json to its output path."""
-    from engine.mix import InfeasibleMix
-    from engine.progress import StageProgress
+    from engine.plan.budgets import InfeasibleMix
+    from engine.spark.progress import StageProgress
     from engine.run import OutputExists, check_output, run as run_mix
 
     s = _load(spec)
@@ -80,10 +80,10 @@ def run(spec, master, overwrite, verbose):
     except Exception as e:  # noqa: BLE001 - the CLI's job is to turn any failure into one line
         if verbose or os.environ.get("TAMIS_DEBUG"):
             console.print_exception()
-        from engine.errors import runtime_failure
+        from engine.cli.errors import runtime_failure
 
         _fail(runtime_failure("run", e, s, progress), 1)
-    from engine.summary import print_summary
+    from engine.cli.summary import print_summary
 
     print_summary(out, manifest, s.output.path)
 
@@ -92,7 +92,7 @@ def _register_optional_commands():
     """Commands that live in their own modules (audit, plan, package, cluster, ...)."""
     import importlib
 
-    for mod in ("engine.cli_extra", "engine.cli_audit", "engine.cli_ops", "engine.cli_plan"):
+    for mod in ("engine.cli.train", "engine.cli.audit", "engine.cli.ops", "engine.cli.plan"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

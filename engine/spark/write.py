@@ -35,7 +35,7 @@ def _sha256(path: str) -> str:
 @contextlib.contextmanager
 def _naming(path: str):
     """pyarrow's OSError names no file ("[Errno 28] Error writing bytes to file"): raise it again with the
-    shard's path, so the one line the user sees says where the disk filled up (engine.errors)."""
+    shard's path, so the one line the user sees says where the disk filled up (engine.cli.errors)."""
     try:
         yield
     except OSError as e:

@@ -1,6 +1,6 @@
 """Mixing by tokens: which documents (and how many repetitions of each) go into the output.
 
-Interface used by engine/run.py and engine/cli_plan.py:
+Interface used by engine/run.py and engine/cli/plan.py:
 - `available_tokens(kept_df, spec) -> list[dict]`: per leaf (source, group): docs, tokens, and the synthetic
   part of them (a Spark aggregate; only counts reach the driver)
 - `plan_mix(spec, available) -> MixPlan`: pure Python on the driver, the token budget of every leaf;

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.mix_budget import budget_problems
-from engine.paths import (canonicalize, missing_files, path_problems,  # noqa: F401  (source_files: re-exported)
+from engine.plan.feasible import budget_problems
+from engine.spec.paths import (canonicalize, missing_files, path_problems,  # noqa: F401  (source_files: re-exported)
                           resolve_spec_paths, source_files)
-from engine.spec_yaml import SpecLimit, load_yaml, read_spec_text
+from engine.spec.yaml_load import SpecLimit, load_yaml, read_spec_text
 from filters.registry import filter_kinds
 
 
@@ -122,7 +122,7 @@ class MinHashSpec(Strict):
     threshold: float = Field(default=0.8, gt=0, lt=1)        # Jaccard
     num_perm: int = Field(default=128, ge=16, le=1024)
     ngram: int = Field(default=5, ge=1)                      # token n-grams (words, punctuation; also code);
-                                                             #   code point n-grams for zh/ja/th/... (engine.minhash)
+                                                             #   code point n-grams for zh/ja/th/... (engine.dedup.minhash)
     bands: int | None = Field(default=None, ge=1)            # default: chosen from threshold like datasketch
     rows: int | None = Field(default=None, ge=1)
     verify: bool = True                                      # candidates from bands for threshold-0.2, kept if
@@ -283,7 +283,7 @@ def _message(err: dict) -> str:
 
 def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None, check_paths: bool = True) -> MixSpec:
     try:
-        node, data = load_yaml(text)   # safe loader, bounded size, nodes and aliases (engine.spec_yaml)
+        node, data = load_yaml(text)   # safe loader, bounded size, nodes and aliases (engine.spec.yaml_load)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 1

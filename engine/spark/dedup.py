@@ -13,13 +13,13 @@ Input: the document columns (`id`, `text`, `source`, `kind`, `lang`, `url`, `met
 How (all DataFrame operations; the driver only ever sees "did anything change" scalars):
 
 1. features, one `mapInArrow` pass over the taking-part rows: exact key = xxh3-128 of the text after NFKC,
-   lowercase, whitespace collapsed and trimmed; MinHash signature (engine.minhash) cut into band keys.
+   lowercase, whitespace collapsed and trimmed; MinHash signature (engine.dedup.minhash) cut into band keys.
 2. exact: within (scope, key) every copy links to the group's smallest id (star edges). Only that smallest
    id goes on to MinHash: its copies follow it through the components. `exact_url` adds the same star edges
    over the URL (trimmed, fragment dropped): documents fetched from one URL count as copies whatever their text.
 3. LSH: (scope, band, bucket) groups; every member links to the bucket's smallest id (star edges, never all
    pairs, so a bucket of 10^5 copies costs 10^5 edges).
-4. verify (default on): candidates come from bands chosen for `threshold - 0.2` (engine.minhash.VERIFY_MARGIN);
+4. verify (default on): candidates come from bands chosen for `threshold - 0.2` (engine.dedup.minhash.VERIFY_MARGIN);
    each candidate edge is kept only if the true Jaccard of the two shingle sets is >= threshold. Candidates
    are grouped by hub, so a hub's shingles are computed once and the texts are streamed, not held.
 5. connected components of all edges: up to LOCAL_CC_MAX_EDGES distinct edges, in one task (scipy);
@@ -49,8 +49,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from engine import minhash as mh
-from engine.ids import refuse_repeated_ids
+from engine.dedup import minhash as mh
+from engine.spark.ids import refuse_repeated_ids
 from engine.spec import DedupSpec
 
 DATE_KEYS = ("date", "crawl_date", "warc_date")

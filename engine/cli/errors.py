@@ -116,7 +116,7 @@ def gist(e: BaseException) -> str:
 def failure_line(e: BaseException, progress=None, log: str | None = None) -> str:
     """`no space left on device: /out/shard-00000.parquet (stage write: writing shards; full traceback in
     /work/tamis-error.log)`: the root OSError when there is one, else the gist; the stage `progress`
-    (engine.progress.StageProgress) was in; where the traceback is."""
+    (engine.spark.progress.StageProgress) was in; where the traceback is."""
     cause = os_cause(exception_text(e))
     head = str(cause) if cause else gist(e)
     where = []

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.cluster_auth import use_auth_conf
+from engine.spark.cluster_auth import use_auth_conf
 
 
 class JavaNotFound(RuntimeError):
@@ -81,7 +81,7 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         # the workers must import engine/filters even when tamis runs from a checkout
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH", "")] if p)
 
     if not under_submit:
@@ -136,7 +136,7 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
 
 # Embedded executors run in this JVM, and each failed task attempt logs its whole Python and Java stack
 # (~45 lines; a failed Parquet write twice, from Utils and FileFormatWriter) to the terminal. The job's
-# failure reaches tamis anyway, which prints one line and logs the traceback (engine.errors);
+# failure reaches tamis anyway, which prints one line and logs the traceback (engine.cli.errors);
 # TAMIS_SPARK_LOG_LEVEL=ERROR (or any level) keeps these logs.
 TASK_FAILURE_LOGGERS = ("org.apache.spark.executor.Executor", "org.apache.spark.scheduler.TaskSetManager",
                         "org.apache.spark.util.Utils", "org.apache.spark.sql.execution.datasources.FileFormatWriter")

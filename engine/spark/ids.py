@@ -81,7 +81,7 @@ def refuse_repeated_ids(df: DataFrame, what: str) -> None:
             .orderBy("id").limit(EXAMPLES).collect())
     if rows:
         ids = ", ".join(f"{r['id']} (x{r['n']})" for r in rows)
-        raise RepeatedIds(f"{what}: ids must be unique, repeated: {ids} (engine.ids.unique_ids makes them unique)")
+        raise RepeatedIds(f"{what}: ids must be unique, repeated: {ids} (engine.spark.ids.unique_ids makes them unique)")
 
 
 def renamed_count():

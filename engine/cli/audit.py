@@ -1,6 +1,6 @@
 """`tamis audit PATH [--html FILE] [--sample N] [--seed S]` and `tamis audit --compare A B`.
 
-Queries live in `engine.audit`, the HTML in `engine.audit_report`; this module prints rich tables.
+Queries live in `engine.audit.queries`, the HTML in `engine.audit.html`; this module prints rich tables.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.audit_report import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
+from engine.audit.html import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
 from engine.cli import _fail, main
-from engine.display import lit, literal_console
+from engine.cli.display import lit, literal_console
 
 # Every value shown here comes from the output (document text, ids, reasons, sources, paths): it reaches rich
 # through `lit`, and the console parses no markup either, so `[/]` in a document cannot crash the audit.
@@ -156,7 +156,7 @@ def print_audit(con: Console, res: dict, path: str):
 
 
 def print_compare(con: Console, cmp: dict, a: str, b: str):
-    from engine.audit_report import COMPARE_SECTIONS
+    from engine.audit.html import COMPARE_SECTIONS
 
     con.print(lit(("tamis audit --compare", "bold"), f"  A = {a}  B = {b}  (diff = B - A)"), soft_wrap=True)
     for key, title, k, kind in COMPARE_SECTIONS:
@@ -187,7 +187,7 @@ def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
     """Audit the output directory PATH of `tamis run` with DuckDB: mix, drops, signals, duplicates, languages,
     decontamination. Views for your own SQL: docs, rejects, manifest (see README, "Audit"). An output whose
     Parquet files are not exactly those manifest.json lists (name, size, sha256) is refused (exit 2)."""
-    from engine import audit
+    from engine.audit import queries as audit
 
     con = _console()
     if compare and path:
@@ -200,7 +200,7 @@ def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
             cmp = audit.compare(audit.open_output(a, not no_checksums), audit.open_output(b, not no_checksums))
             print_compare(con, cmp, a, b)
             if html_path:
-                from engine.audit_report import render_compare_html
+                from engine.audit.html import render_compare_html
 
                 Path(html_path).write_text(render_compare_html(cmp, (a, b)), encoding="utf-8")
                 con.print(lit("wrote ", html_path))
@@ -211,7 +211,7 @@ def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
         _fail(str(e), 2)
     print_audit(con, res, path)
     if html_path:
-        from engine.audit_report import render_html
+        from engine.audit.html import render_html
 
         Path(html_path).write_text(render_html(res, path), encoding="utf-8")
         con.print(lit("\nwrote ", html_path))

@@ -1,5 +1,5 @@
 """Operations commands: `tamis package` (code and dependencies for spark-submit) and `tamis cluster`
-(a local standalone Spark cluster). Registered by engine/cli.py::_register_optional_commands."""
+(a local standalone Spark cluster). Registered by engine/cli/::_register_optional_commands."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ import click
 
 from engine.cli import _fail, main, out
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "filters")
 ZIP_NAME = "tamis.zip"
 VENV_NAME = "tamis-venv.tar.gz"
@@ -117,7 +117,7 @@ _state_opt = click.option("--state-dir", default=None, type=click.Path(file_okay
 @_state_opt
 def cluster_up(workers, cores, memory, port, webui_port, state_dir):
     """Start a master and WORKERS workers; print the master URL when all registered."""
-    from engine.cluster import ClusterError, up
+    from engine.spark.cluster import ClusterError, up
 
     try:
         st = up(workers=workers, cores=cores, memory=memory, state_dir=state_dir, port=port, webui_port=webui_port)
@@ -132,7 +132,7 @@ def cluster_up(workers, cores, memory, port, webui_port, state_dir):
 @_state_opt
 def cluster_down(state_dir):
     """Stop the workers (and their executors) and the master."""
-    from engine.cluster import down
+    from engine.spark.cluster import down
 
     if down(state_dir):
         click.echo("cluster stopped", err=True)
@@ -145,7 +145,7 @@ def cluster_down(state_dir):
 @click.option("--json", "as_json", is_flag=True)
 def cluster_status(state_dir, as_json):
     """Master URL, workers and running applications. Exit 0 when the master runs, 1 otherwise."""
-    from engine.cluster import status
+    from engine.spark.cluster import status
 
     info = status(state_dir)
     if as_json:

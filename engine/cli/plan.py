@@ -16,12 +16,12 @@ import click
 from rich.table import Table
 
 import engine.cli as _c  # noqa: E402  (the group `tamis` and its consoles)
-from engine.display import lit, literal_console
+from engine.cli.display import lit, literal_console
 
 
 @dataclass
 class PlanResult:
-    plan: object                          # engine.mix.MixPlan
+    plan: object                          # engine.plan.budgets.MixPlan
     error: Exception | None = None        # InfeasibleMix when the mix cannot be met
     reused: dict = field(default_factory=dict)
     work: str = ""
@@ -29,10 +29,10 @@ class PlanResult:
 
 
 def dedup_estimate(spec, annotated):
-    """`engine.dedup.estimate` (shuffle and memory figures of the dedup stage) over the annotated documents,
+    """`engine.spark.dedup.estimate` (shuffle and memory figures of the dedup stage) over the annotated documents,
     when that function exists; a failing estimate is reported, never fatal."""
     try:
-        from engine.dedup import estimate
+        from engine.spark.dedup import estimate
     except ImportError:
         return None
     if not spec.dedup:
@@ -46,9 +46,9 @@ def dedup_estimate(spec, annotated):
 def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanResult:
     from pyspark.sql import functions as F
 
-    from engine.mix import InfeasibleMix, available_tokens, plan_mix
+    from engine.plan.budgets import InfeasibleMix, available_tokens, plan_mix
     from engine.run import prepare
-    from engine.spark import get_spark
+    from engine.spark.session import get_spark
 
     spark = get_spark(master, conf=spec.spark)
     estimate, first = None, {}
@@ -134,8 +134,8 @@ def plan(spec, master, as_json, verbose):
 
     Exit 0 if the mix is feasible, 2 if not (naming the source), 1 on a runtime failure.
     """
-    from engine.mix import InfeasibleMix
-    from engine.progress import StageProgress
+    from engine.plan.budgets import InfeasibleMix
+    from engine.spark.progress import StageProgress
 
     s = _c._load(spec)
     progress = None
@@ -150,7 +150,7 @@ def plan(spec, master, as_json, verbose):
     except Exception as e:  # noqa: BLE001
         if verbose or os.environ.get("TAMIS_DEBUG"):
             _c.console.print_exception()
-        from engine.errors import runtime_failure
+        from engine.cli.errors import runtime_failure
 
         _c._fail(runtime_failure("plan", e, s, progress), 1)
     if as_json:

@@ -11,7 +11,7 @@ so `down` (and a test killing one worker) also ends that worker's executors and 
 Executors run the interpreter the application names (`tamis run` names its own; spark-submit needs
 `--conf spark.pyspark.python=...`) and import `engine`/`filters` from what the application ships:
 `tamis run` sets `spark.executorEnv.PYTHONPATH` to this checkout, spark-submit ships `--py-files tamis.zip`.
-Only holders of the cluster's secret may use it (engine/cluster_auth.py): loopback alone does not keep
+Only holders of the cluster's secret may use it (engine/spark/cluster_auth.py): loopback alone does not keep
 other local users from running code as the cluster's user.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.cluster_auth import (AUTH_FILE, MASTER_OPTS, WORKER_OPTS, UnsafeStateDir, listening_ports,
+from engine.spark.cluster_auth import (AUTH_FILE, MASTER_OPTS, WORKER_OPTS, UnsafeStateDir, listening_ports,
                                  secure_state_dir, write_auth_conf)
 
 HOST = "127.0.0.1"
@@ -92,7 +92,7 @@ def _free_port(preferred: int | None = None) -> int:
 
 def daemon_env(state_dir: str) -> dict:
     """Environment of master and workers (executors inherit it): this Python, this checkout, loopback."""
-    from engine.spark import java_home
+    from engine.spark.session import java_home
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # code reaches executors from the app
     env.update({

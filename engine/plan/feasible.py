@@ -1,5 +1,5 @@
 """Token budgets that no input can satisfy, refused by `validate` (no Spark) instead of by `run` after the
-annotate stage has read every input (`engine.mix.plan_mix` applies the same rules, and stays the authority).
+annotate stage has read every input (`engine.plan.budgets.plan_mix` applies the same rules, and stays the authority).
 
 Only what follows from the spec alone: a source kept whole (neither `weight` nor `tokens`) contributes an
 amount known only from the data, so rules that depend on it are left to the planner.

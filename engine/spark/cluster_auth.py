@@ -55,7 +55,7 @@ def write_auth_conf(state_dir: str) -> str:
 
 def auth_conf_for(master: str, state_dir: str | None = None) -> str | None:
     """The secret file of the recorded cluster whose master URL is `master`, else None."""
-    from engine.cluster import default_state_dir
+    from engine.spark.cluster import default_state_dir
 
     f = Path(state_dir or default_state_dir(), "state.json")
     try:

@@ -1,0 +1,1 @@
+"""Dedup logic that needs no Spark: MinHash signatures and shingles in vectorized numpy."""
