@@ -100,6 +100,8 @@ def bench_signatures(max_mb: float = 4.0, num_perm: int = 128) -> list[tuple]:
     from datasketch import MinHash
 
     from engine.dedup import minhash as mh
+    from engine.dedup import shingles as sh
+    from tests.minhash_reference import reference_shingles
 
     docs = corpus()
     random.Random(0).shuffle(docs)
@@ -110,17 +112,17 @@ def bench_signatures(max_mb: float = 4.0, num_perm: int = 128) -> list[tuple]:
         picked.append(d)
         size += len(d["text"].encode())
     texts = [d["text"] for d in picked]
-    chars = mh.char_mode([d["lang"] for d in picked])
-    # what a datasketch user also pays per document: shingles the plain-Python way (engine.dedup.minhash's
-    # reference definition, as fast as a hand-written unicodedata + re version)
-    runs = [_timed(lambda: [mh.reference_shingles(t, c) for t, c in zip(texts, chars)]) for _ in range(2)]
+    chars = sh.char_mode([d["lang"] for d in picked])
+    # what a datasketch user also pays per document: shingles the plain-Python way (the reference definition
+    # in tests/minhash_reference.py, as fast as a hand-written unicodedata + re version)
+    runs = [_timed(lambda: [reference_shingles(t, c) for t, c in zip(texts, chars)]) for _ in range(2)]
     t_shingle, shingles = min(r[0] for r in runs), runs[0][1]
     n_sh = sum(len(s) for s in shingles)
 
     hasher = mh.MinHasher(num_perm, 1)
     hasher.text_signatures(texts[:50], chars[:50])
     ours = min(_timed(lambda: hasher.text_signatures(texts, chars))[0] for _ in range(5))
-    norm = mh.normalize(texts)
+    norm = sh.normalize(texts)
     ours_norm = min(_timed(lambda: hasher.text_signatures(norm, chars, normalized=True))[0] for _ in range(5))
 
     def update_batch():

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.extract import _FUNCS, decode_html  # noqa: E402
+from engine.extract import EXTRACTOR, decode_html  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("TAMIS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "html"
 _WS = re.compile(r"\s+")
@@ -34,15 +34,17 @@ _WS = re.compile(r"\s+")
 
 def load_pages(data: Path = DEFAULT_DATA) -> list[tuple[str, str]]:
     """(source file basename, decoded HTML) of each response in trafilatura_cache.warc.gz."""
-    from engine.readers.warc import _file_chunks, _Record, _Stream, iter_records, parse_http, _mime
+    from engine.readers.warc.http import mime_type, parse_http
+    from engine.readers.warc.records import Record, iter_records
+    from engine.readers.warc.stream import Stream, file_chunks
 
     pages = []
-    for rec in iter_records(_Stream(_file_chunks(str(data / "trafilatura_cache.warc.gz"))),
+    for rec in iter_records(Stream(file_chunks(str(data / "trafilatura_cache.warc.gz"))),
                             lambda fmt, h, n: n if h.get("warc-type") == "response" else 0):
-        if not isinstance(rec, _Record) or rec.block is None:
+        if not isinstance(rec, Record) or rec.block is None:
             continue
         status, hh, payload = parse_http(rec.block)
-        html, _, _ = decode_html(payload, _mime(hh.get("content-type"))[1])
+        html, _, _ = decode_html(payload, mime_type(hh.get("content-type"))[1])
         pages.append((rec.headers.get("x-source-file", "").rsplit("/", 1)[-1], html))
     return pages
 
@@ -68,7 +70,7 @@ def score(outputs: dict[str, str | None], gold: dict[str, dict]) -> tuple[float,
 def run(names, pages, gold, reps: int = 3) -> list[dict]:
     """Interleaved: each page goes through every extractor in turn, `reps` rounds; the best CPU time per
     (extractor, page) counts. Load from other processes then hits all extractors alike."""
-    fns = {n: _FUNCS[n] for n in names}
+    fns = {n: EXTRACTOR.function(n) for n in names}
     for fn in fns.values():
         fn(pages[0][1])   # warm up imports and caches
     best = {n: [float("inf")] * len(pages) for n in names}

@@ -25,7 +25,7 @@ Agreement on the documents both saw (matched by WARC-Record-ID):
   cluster (tamis: the smallest id; datatrove: the first one read), so per original page the number of kept
   copies is compared (a page kept once by both agrees on all its copies); the raw per-document figure is
   reported as well.
-`--profile`: cProfile (CPU time) of tamis' per-file work outside Spark (`engine.spark.annotate.read_and_annotate`
+`--profile`: cProfile (CPU time) of tamis' per-file work outside Spark (`engine.annotate.read_and_annotate`
 over the distinct files), grouped by the entry points of each stage.
 """
 from __future__ import annotations
@@ -236,16 +236,18 @@ SPY_CATEGORIES = [
     ("pyspark worker + Arrow IPC", ("pyspark/", "serializers.py", "worker.py", "daemon.py", "worker_util.py",
                                     "spark_message_receiver", "pyarrow/ipc")),
     ("worker start-up imports", ("<frozen zipimport>", "<frozen importlib")),
-    ("pipeline glue", ("engine/spark/annotate.py", "filters/chain.py", "engine/schema.py", "engine/readers/__init__.py")),
+    ("pipeline glue", ("engine/annotate.py", "engine/spark/annotate.py", "filters/chain.py", "engine/schema.py",
+                       "engine/readers/__init__.py")),
     ("WARC read (gzip, records, HTTP)", ("engine/readers/warc/",)),
     ("extraction (trafilatura + lxml)", ("engine/extract.py", "trafilatura/", "lxml/", "justext/", "courlan/",
                                          "htmldate/", "charset_normalizer/")),
     ("charset / resiliparse", ("resiliparse/",)),
     ("language ID (fastText)", ("filters/language.py", "filters/scripts.py", "fasttext/")),
-    ("quality filters", ("filters/quality.py", "filters/spacy_en.py")),
+    ("quality filters", ("filters/gopher.py", "filters/c4.py", "filters/fineweb.py", "filters/text/",
+                         "filters/spacy_en.py")),
     ("nsfw (URL)", ("filters/nsfw.py", "tldextract/")),
     ("token counts", ("engine/tokenize.py", "bpe_openai/")),
-    ("dedup (signatures, verify)", ("engine/spark/dedup.py", "engine/dedup/minhash.py")),
+    ("dedup (signatures, verify)", ("engine/spark/dedup.py", "engine/spark/components.py", "engine/dedup/")),
     ("writing shards", ("engine/spark/write.py",)),
 ]
 _SPY_IDLE = ("manager (daemon.py", "read_int (serializers.py")   # a worker waiting for the JVM
@@ -315,12 +317,13 @@ def _reason_family(tool: str, reason: str) -> str:
 
 def original_ids(copies: int) -> dict[str, tuple[str, int]]:
     """record id of any copy -> (record id in copy 0, copy number)."""
-    from engine.readers.warc import _file_chunks, _Stream, iter_records, _Record
+    from engine.readers.warc.records import Record, iter_records
+    from engine.readers.warc.stream import Stream, file_chunks
 
     out = {}
     for f in WARC_FILES:
-        for rec in iter_records(_Stream(_file_chunks(str(SHARED / f))), lambda fmt, h, n: 0):
-            if isinstance(rec, _Record) and rec.headers.get("warc-record-id"):
+        for rec in iter_records(Stream(file_chunks(str(SHARED / f))), lambda fmt, h, n: 0):
+            if isinstance(rec, Record) and rec.headers.get("warc-record-id"):
                 rid = rec.headers["warc-record-id"]
                 out[rid] = (rid, 0)
                 for k in range(1, copies):
@@ -389,9 +392,10 @@ def profile(copies: int = 8, extractor: str = "trafilatura", top: int = 20) -> d
     import yaml
 
     import engine.extract as ext
-    import engine.spark.annotate as pipeline
+    import engine.annotate as pipeline
     import engine.tokenize as tok
     from engine.schema import READ_SCHEMA
+    from engine.spark.session import ARROW_MAX_BYTES
     from engine.spec import parse_spec
     from filters.chain import chain_schema
 
@@ -422,7 +426,7 @@ def profile(copies: int = 8, extractor: str = "trafilatura", top: int = 20) -> d
     def work():
         n = 0
         for p in files:
-            for b in pipeline.read_and_annotate(p, source, filters, schema, spec.tokenizer):
+            for b in pipeline.read_and_annotate(p, source, filters, schema, spec.tokenizer, ARROW_MAX_BYTES):
                 n += b.num_rows
         return n
 

@@ -35,7 +35,10 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from filters.chain import apply_chain  # noqa: E402
 from filters.code_quality import CodeQuality  # noqa: E402
-from filters.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition  # noqa: E402
+from filters.c4 import C4Quality  # noqa: E402
+from filters.fineweb import FineWebQuality  # noqa: E402
+from filters.gopher import GopherQuality, GopherRepetition  # noqa: E402
+from filters.text.words import Words  # noqa: E402
 
 
 def warc_texts(path: Path) -> list[str]:
@@ -71,18 +74,20 @@ def web_corpus(shared: Path = SHARED) -> list[str]:
 
 
 def clear_memos() -> None:
-    from filters import quality, spacy_en
+    from filters import spacy_en
+    from filters.text import words
 
     spacy_en.english_tokenizer.cache_clear()
-    quality.vocab.cache_clear()
+    words.vocab.cache_clear()
 
 
 def run_tamis(filters, table: pa.Table, batch: int) -> list:
     reasons = []
     for start in range(0, table.num_rows, batch):
         t = table.slice(start, batch)
+        words = Words(t)  # as the chain does: the batch's words split once for every filter
         for f in filters:
-            sig = f.score(t)
+            sig = f.score(t, words) if f.uses_words else f.score(t)
             for name, arr in sig.items():
                 t = t.append_column(name, arr)
             reasons.append(f.decide(t))

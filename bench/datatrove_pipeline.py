@@ -86,9 +86,9 @@ def resiliparse_extractor(timeout: float):
             super().__init__(timeout)
 
         def extract(self, text: str) -> str:
-            from engine.extract import _resiliparse
+            from engine.extract import resiliparse_text
 
-            return (_resiliparse(text) or "").strip()
+            return (resiliparse_text(text) or "").strip()
 
     return Resiliparse(timeout)
 

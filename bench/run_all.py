@@ -90,7 +90,9 @@ def stage_quality_filters(docs: int = 600, batch: int = 1000) -> list[dict]:
                                             GopherRepetitionFilter)
 
     import bench_quality_filters as bq
-    from filters.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
+    from filters.c4 import C4Quality
+    from filters.fineweb import FineWebQuality
+    from filters.gopher import GopherQuality, GopherRepetition
 
     uniq = bq.web_corpus()
     reps = max(1, docs // len(uniq))
@@ -166,7 +168,7 @@ def stage_signatures(max_mb: float = 2.0) -> list[dict]:
         out.insert(0, _row("stage", "MinHash signatures from documents vs datasketch (shingling + update_batch)",
                            ours[1], from_text[1], target=TARGETS["signatures"], unit="docs/s/core",
                            note="both sides start from the text: datasketch's shingles made the plain-Python way "
-                                "(NFKC, lowercase, regex tokens, 5-grams: engine.dedup.minhash.reference_shingles, as fast "
+                                "(NFKC, lowercase, regex tokens, 5-grams: tests/minhash_reference.reference_shingles, as fast "
                                 "as a hand-written unicodedata + re version), then update_batch"))
     return out
 

@@ -6,19 +6,19 @@ Extractors (the `extractor:` key of a `warc` source):
 
 - ``trafilatura`` (default): trafilatura's fast mode (no readability/justext fallback) with comments off
   (as FineWeb/datatrove run it), on a tree we parse and *pre-clean* first: the page is parsed from UTF-8
-  bytes with trafilatura's parser settings (half the parse time of its str path) and a C-level element
+  bytes with trafilatura's parser settings (faster than its str path) and a C-level element
   class lookup (see `_parser`), then every element type
   trafilatura's own tree_cleaning deletes anyway (style, svg, nav, aside, footer, iframe, form controls,
   ...: `MANUALLY_CLEANED` minus the few it treats specially) plus non-JSON-LD scripts is dropped in C
   with one `lxml.etree.strip_elements` call, so trafilatura's XPath passes walk about half the elements;
-  the `Extractor` options are built once. JSON-LD scripts stay: trafilatura reads them to detect forum
-  pages. The text is identical to `trafilatura.extract(html, fast=True, include_comments=False)` on 109
+  trafilatura's `Extractor` options are built once per process (`_Trafilatura`). JSON-LD scripts stay:
+  trafilatura reads them to detect forum pages. The text is identical to `trafilatura.extract(html, fast=True, include_comments=False)` on 109
   of the 110 evaluation pages (on the last one both miss the article; the pre-cleaned run leaves out a
-  navigation menu the stock run emits), at ~1.35x its speed; bench/bench_extract.py has the figures.
-  It is not identical everywhere: on real Common Crawl pages the pre-cleaning sometimes drops a few
-  navigation lines the stock call keeps (5 of 151 pages in bench/bench_pipeline.py's comparison).
-- ``resiliparse``: resiliparse's main-content heuristics (C++, ~5x faster, about 3x the boilerplate),
-  with line structure kept and image alt texts dropped.
+  navigation menu the stock run emits), and faster (bench/README.md has the figures, from
+  bench/bench_extract.py). It is not identical everywhere: on real Common Crawl pages the pre-cleaning
+  sometimes drops a few navigation lines the stock call keeps (bench/bench_pipeline.py's comparison).
+- ``resiliparse``: resiliparse's main-content heuristics (C++, several times faster, with more
+  boilerplate: bench/README.md), with line structure kept and image alt texts dropped.
 - ``trafilatura_fast`` / ``trafilatura_fallback`` / ``trafilatura_nocomments``: stock trafilatura calls
   (fast mode / with fallbacks / fast mode without comments), kept for the benchmark and for comparison.
 
@@ -26,11 +26,15 @@ Time budget: each call gets `timeout` seconds. In the main thread (where PySpark
 `mapInArrow` and RDD functions: pyspark/worker.py calls them from `main()`; only Arrow-optimised Python
 UDFs with `arrow_concurrency_level` > 0 use a thread pool), a SIGALRM timer interrupts a page that
 runs over (an outer timer such as pytest-timeout's is suspended and re-armed); the page is then extracted
-again with resiliparse (linear time, C++) and `Extraction.note` says so. The timer is one-shot and the
-exception a BaseException, so trafilatura's `except Exception` blocks cannot swallow it. Where no signal
+again with resiliparse (linear time, C++) and `Extraction.note` says so. The timer repeats until the
+exception escapes (`PageTimer.on_alarm`), and the exception is a BaseException, so trafilatura's
+`except Exception` blocks cannot swallow it. Where no signal
 can be used (not the main thread, a SIGALRM handler installed from C, an outer alarm due sooner), pages
 larger than `NO_TIMER_MAX_CHARS` go straight to resiliparse, so one huge page still cannot stall a task,
 and smaller ones run unbounded.
+
+State: an `Extractor` holds the page timer's flags and the trafilatura set-up; `EXTRACTOR` is the
+process's one, used by `extract_detailed` / `extract`.
 """
 from __future__ import annotations
 
@@ -65,8 +69,10 @@ class Extraction:
 
 # ------------------------------------------------------------------ time budget
 
+REPEAT_SECONDS = 0.05
 
-def _timer_state(seconds: float):
+
+def _usable_timer(seconds: float):
     """(handler to restore, outer timer's remaining seconds, its interval) when a SIGALRM timer of
     `seconds` can be used here; None otherwise (not the main thread, no setitimer, a handler installed
     outside Python, or an outer alarm that fires first anyway)."""
@@ -83,56 +89,59 @@ def _timer_state(seconds: float):
     return handler, remaining, interval
 
 
-_ARMED = [False]
-_FIRED = [False]   # the alarm went off: the page is over budget even if the extractor swallowed the signal
+class PageTimer:
+    """The SIGALRM time limit of the page being extracted. Its two flags are what the signal handler and
+    the caller share: `armed` (a page runs under our timer: the handler may raise) and `fired` (the alarm
+    went off: the page is over budget even if the extractor swallowed the exception)."""
 
+    def __init__(self):
+        self.armed = False
+        self.fired = False
 
-REPEAT_SECONDS = 0.05
-
-
-def _on_alarm(signum, frame):
-    # The timer repeats every REPEAT_SECONDS until the exception escapes: one raised inside a Python callback
-    # that lxml calls from C is discarded there, and a one-shot timer would then leave the page unbounded.
-    if _ARMED[0]:
-        _FIRED[0] = True
-        raise ExtractTimeout()
-
-
-def call_with_time_limit(fn, arg, seconds: float):
-    """fn(arg), raising ExtractTimeout after `seconds` when a SIGALRM timer can be used here (else
-    unbounded). An outer interval timer (pytest-timeout, a job's own watchdog) is suspended meanwhile and
-    re-armed afterwards with what was left of it."""
-    state = _timer_state(seconds)
-    if state is None:
-        return fn(arg)
-    previous, outer_left, outer_interval = state
-    t0 = time.monotonic()
-    signal.signal(signal.SIGALRM, _on_alarm)
-    _ARMED[0], _FIRED[0] = True, False
-    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
-    try:
-        result = fn(arg)
-        if _FIRED[0]:
+    def on_alarm(self, signum, frame):
+        # The timer repeats every REPEAT_SECONDS until the exception escapes: one raised inside a Python
+        # callback that lxml calls from C is discarded there, and a one-shot timer would then leave the page
+        # unbounded.
+        if self.armed:
+            self.fired = True
             raise ExtractTimeout()
-        return result
-    finally:
-        _ARMED[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_left > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - t0), 1e-3), outer_interval)
+
+    def call(self, fn, arg, seconds: float):
+        """fn(arg), raising ExtractTimeout after `seconds` when a SIGALRM timer can be used here (else
+        unbounded). An outer interval timer (pytest-timeout, a job's own watchdog) is suspended meanwhile and
+        re-armed afterwards with what was left of it."""
+        state = _usable_timer(seconds)
+        if state is None:
+            return fn(arg)
+        previous, outer_left, outer_interval = state
+        t0 = time.monotonic()
+        signal.signal(signal.SIGALRM, self.on_alarm)
+        self.armed, self.fired = True, False
+        signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
+        try:
+            result = fn(arg)
+            if self.fired:
+                raise ExtractTimeout()
+            return result
+        finally:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer_left > 0:
+                signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - t0), 1e-3), outer_interval)
 
 
-# ------------------------------------------------------------------ extractors
-
-_TRAF = {}
+# ------------------------------------------------------------------ the default extractor
 
 
-def _traf_state():
-    """Imports, options and the pre-clean tag list, built once per process."""
-    if not _TRAF:
+class _Trafilatura:
+    """trafilatura's modules, options, parser and pre-clean tag list: built on the first page, then shared
+    by every page of the process."""
+
+    def __init__(self):
         import trafilatura
         from lxml import etree
+        from lxml import html as lhtml
         from trafilatura.settings import MANUALLY_CLEANED, Extractor
         from trafilatura.utils import load_html
 
@@ -141,38 +150,49 @@ def _traf_state():
         # `head` (JSON-LD lives there) and `script` (JSON-LD) are handled by trafilatura itself.
         keep = {"form", "figure", "math", "head", "script"}
         tags = [t for t in MANUALLY_CLEANED if t not in keep] + ["meta", "template"]
-        from lxml import html as lhtml
+        self.trafilatura, self.etree, self.load_html = trafilatura, etree, load_html
+        self.tags = sorted(set(tags))
+        self.options = Extractor(output_format="txt", fast=True, comments=False)
+        # trafilatura's own parser settings, fed UTF-8 bytes: libxml2 then needs neither the str
+        # round trip nor trafilatura's regex pass that strips XML-invalid characters from str input
+        self.parser = _parser(etree, lhtml)
 
-        _TRAF.update(
-            trafilatura=trafilatura, etree=etree, load_html=load_html, tags=sorted(set(tags)),
-            default=Extractor(output_format="txt", fast=True, comments=False), lhtml=lhtml,
-            # trafilatura's own parser settings, fed UTF-8 bytes: libxml2 then needs neither the str
-            # round trip nor trafilatura's regex pass that strips XML-invalid characters from str input
-            parser=_parser(etree, lhtml),
-        )
-    return _TRAF
+    def extract(self, html: str) -> str | None:
+        tree = self._parse(html)
+        if tree is None:
+            return None
+        self._preclean(tree)
+        return self.trafilatura.extract(tree, options=self.options)
 
+    def _parse(self, html: str):
+        try:
+            tree = self.etree.fromstring(html.encode("utf-8", "surrogatepass"), parser=self.parser)
+        except (ValueError, self.etree.XMLSyntaxError):
+            tree = None
+        if tree is None or len(tree) == 0:
+            tree = self.load_html(html)   # trafilatura's loader, with its repairs and sanity checks
+        return tree
 
-def _preclean(tree, st) -> None:
-    st["etree"].strip_elements(tree, *st["tags"], with_tail=False)
-    drop = [s for s in tree.iter("script") if "ld+json" not in (s.get("type") or "")]
-    for s in drop:
-        parent = s.getparent()
-        if parent is None:
-            continue
-        if s.tail:   # keep the text that follows the script
-            prev = s.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + s.tail
-            else:
-                parent.text = (parent.text or "") + s.tail
-        parent.remove(s)
+    def _preclean(self, tree) -> None:
+        self.etree.strip_elements(tree, *self.tags, with_tail=False)
+        drop = [s for s in tree.iter("script") if "ld+json" not in (s.get("type") or "")]
+        for s in drop:
+            parent = s.getparent()
+            if parent is None:
+                continue
+            if s.tail:   # keep the text that follows the script
+                prev = s.getprevious()
+                if prev is not None:
+                    prev.tail = (prev.tail or "") + s.tail
+                else:
+                    parent.text = (parent.text or "") + s.tail
+            parent.remove(s)
 
 
 def _parser(etree, lhtml):
     """trafilatura's HTML parser settings, but with lxml's C-level default class lookup instead of
-    lxml.html's Python one (called for every element proxy: ~8% of the extraction time). Every element
-    is an HtmlElement; the Form/Input/Label subclasses it loses are form controls, which are stripped."""
+    lxml.html's Python one, which is called for every element proxy. Every element is an HtmlElement;
+    the Form/Input/Label subclasses it loses are form controls, which are stripped."""
     parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False,
                               default_doctype=False)
     parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
@@ -181,23 +201,7 @@ def _parser(etree, lhtml):
     return parser
 
 
-def _parse(html: str, st):
-    try:
-        tree = st["etree"].fromstring(html.encode("utf-8", "surrogatepass"), parser=st["parser"])
-    except (ValueError, st["etree"].XMLSyntaxError):
-        tree = None
-    if tree is None or len(tree) == 0:
-        tree = st["load_html"](html)   # trafilatura's loader, with its repairs and sanity checks
-    return tree
-
-
-def _trafilatura_default(html: str) -> str | None:
-    st = _traf_state()
-    tree = _parse(html, st)
-    if tree is None:
-        return None
-    _preclean(tree, st)
-    return st["trafilatura"].extract(tree, options=st["default"])
+# ------------------------------------------------------------------ stock extractors (no state)
 
 
 def _trafilatura_fast(html: str) -> str | None:
@@ -215,7 +219,7 @@ def _trafilatura_fallback(html: str) -> str | None:
     return trafilatura.extract(html)
 
 
-def _resiliparse(html: str) -> str | None:
+def resiliparse_text(html: str) -> str | None:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
@@ -223,13 +227,15 @@ def _resiliparse(html: str) -> str | None:
                               list_bullets=False, alt_texts=False)
 
 
-_FUNCS = {
-    "trafilatura": _trafilatura_default,
-    "resiliparse": _resiliparse,
+_STATELESS = {
+    "resiliparse": resiliparse_text,
     "trafilatura_fast": _trafilatura_fast,
     "trafilatura_fallback": _trafilatura_fallback,
     "trafilatura_nocomments": _trafilatura_nocomments,
 }
+
+
+# ------------------------------------------------------------------ extraction with a time budget
 
 
 def _clean(text: str | None) -> str | None:
@@ -239,27 +245,58 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
+class Extractor:
+    """HTML -> main text. Holds what extraction keeps between pages: the page `timer` (SIGALRM flags) and
+    the default trafilatura set-up (built at its first page). One per process is enough and is what
+    `extract_detailed` uses (`EXTRACTOR`): SIGALRM and its timer are process-wide, and the set-up is the
+    same for every page."""
+
+    def __init__(self):
+        self.timer = PageTimer()
+        self._trafilatura: _Trafilatura | None = None
+
+    def function(self, extractor: str):
+        """The `html -> text | None` function of the named extractor, with no time budget."""
+        if extractor == DEFAULT_EXTRACTOR:
+            return self._trafilatura_default
+        fn = _STATELESS.get(extractor)
+        if fn is None:
+            raise ValueError(f"unknown extractor {extractor!r} (known: {', '.join(EXTRACTORS)})")
+        return fn
+
+    def _trafilatura_default(self, html: str) -> str | None:
+        if self._trafilatura is None:
+            self._trafilatura = _Trafilatura()
+        return self._trafilatura.extract(html)
+
+    def extract_detailed(self, html: str, extractor: str = DEFAULT_EXTRACTOR, timeout: float = 2.0) -> Extraction:
+        """Main text of `html` with the named extractor, within `timeout` seconds (see module docstring)."""
+        fn = self.function(extractor)
+        t0 = time.perf_counter()
+        if extractor != "resiliparse" and len(html) > NO_TIMER_MAX_CHARS and _usable_timer(timeout) is None:
+            return Extraction(_clean(resiliparse_text(html)), "resiliparse", "large->resiliparse",
+                              time.perf_counter() - t0)
+        try:
+            text = self.timer.call(fn, html, timeout)
+            return Extraction(_clean(text), extractor, None, time.perf_counter() - t0)
+        except ExtractTimeout:
+            if extractor == "resiliparse":
+                return Extraction(None, extractor, "timeout", time.perf_counter() - t0)
+            try:
+                text = resiliparse_text(html)
+            except Exception as e:   # noqa: BLE001
+                return Extraction(None, extractor, f"timeout;error:{type(e).__name__}", time.perf_counter() - t0)
+            return Extraction(_clean(text), "resiliparse", "timeout->resiliparse", time.perf_counter() - t0)
+        except Exception as e:   # noqa: BLE001  (a parser bug on one page must not end the file)
+            return Extraction(None, extractor, f"error:{type(e).__name__}", time.perf_counter() - t0)
+
+
+EXTRACTOR = Extractor()   # this process's
+
+
 def extract_detailed(html: str, extractor: str = DEFAULT_EXTRACTOR, timeout: float = 2.0) -> Extraction:
     """Main text of `html` with the named extractor, within `timeout` seconds (see module docstring)."""
-    fn = _FUNCS.get(extractor)
-    if fn is None:
-        raise ValueError(f"unknown extractor {extractor!r} (known: {', '.join(EXTRACTORS)})")
-    t0 = time.perf_counter()
-    if extractor != "resiliparse" and len(html) > NO_TIMER_MAX_CHARS and _timer_state(timeout) is None:
-        return Extraction(_clean(_resiliparse(html)), "resiliparse", "large->resiliparse", time.perf_counter() - t0)
-    try:
-        text = call_with_time_limit(fn, html, timeout)
-        return Extraction(_clean(text), extractor, None, time.perf_counter() - t0)
-    except ExtractTimeout:
-        if extractor == "resiliparse":
-            return Extraction(None, extractor, "timeout", time.perf_counter() - t0)
-        try:
-            text = _resiliparse(html)
-        except Exception as e:   # noqa: BLE001
-            return Extraction(None, extractor, f"timeout;error:{type(e).__name__}", time.perf_counter() - t0)
-        return Extraction(_clean(text), "resiliparse", "timeout->resiliparse", time.perf_counter() - t0)
-    except Exception as e:   # noqa: BLE001  (a parser bug on one page must not end the file)
-        return Extraction(None, extractor, f"error:{type(e).__name__}", time.perf_counter() - t0)
+    return EXTRACTOR.extract_detailed(html, extractor, timeout)
 
 
 def extract(html: str, extractor: str = DEFAULT_EXTRACTOR, timeout: float = 2.0) -> str | None:

@@ -7,6 +7,9 @@
   a lock older than STALE_AGE. The owner checks the lock is still its own right before committing.
 - Build folders `.<name>.tmp-<host>-<pid>-<rand>` (and `.<name>.old-*` of a commit) carry their owner, so a
   cleanup removes only those whose owner is gone (same rule as the lock).
+- `finish`: manifest.json written, the files checked against it (engine/manifest_check.py), `_SUCCESS`, then
+  `commit`: two renames on the same filesystem, never a partial copy. A failed or killed run leaves nothing
+  at the output path.
 """
 from __future__ import annotations
 
@@ -17,11 +20,20 @@ import shutil
 import socket
 import time
 import uuid
+from pathlib import Path
 
-from engine.run import OutputExists
+from engine.manifest_check import check_output_files
 
 STALE_AGE = 7 * 86400       # another host's lock or build folder: presumed abandoned after this long
 UNREADABLE_AGE = 600        # a lock file with no content: a run killed between creating and writing it
+
+
+class OutputExists(Exception):
+    """The output exists and the run was not told to replace it (exit 2, one line)."""
+
+
+class UnsafePath(OutputExists):
+    """An output, work dir or input path that tamis refuses (exit 2, one line)."""
 
 
 class OutputLocked(OutputExists):
@@ -184,7 +196,53 @@ def clean_stale_builds(out: str):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_pause(var: str):
-    """Sleep `$var` seconds when set: lets tests act on a run at a chosen moment (kill it, race it)."""
-    if os.environ.get(var):
-        time.sleep(float(os.environ[var]))
+# ---------------------------------------------------------------- checks and commit
+
+
+def check_output(spec, overwrite: bool):
+    """Refuse unsafe paths (engine.spec.paths rules) and an existing output unless `overwrite`."""
+    from engine.spec.paths import canonicalize, path_problems
+
+    problems = path_problems(spec)
+    if problems:
+        raise UnsafePath(problems[0][1])
+    canonicalize(spec)   # the run writes exactly the real folders just checked (a spec may be built in code)
+    out = spec.output.path
+    if os.path.exists(out) and os.listdir(out) and not overwrite:
+        raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
+
+
+def verify(folder: str, manifest: dict):
+    """Every file the manifest lists is in `folder`, with its size and sha256, and no other shard."""
+    check_output_files(folder, manifest)
+
+
+def commit(tmp: str, out: str, overwrite: bool, lock: OutputLock | None = None):
+    """Move the finished output into place: a rename on the same filesystem, never a partial copy.
+
+    `lock`: checked first, so a run never commits after another run took the output over."""
+    if lock is not None:
+        lock.check()
+    for f in glob.glob(os.path.join(glob.escape(tmp), "**", "*.inprogress"), recursive=True):
+        os.remove(f)                             # a killed task attempt's file; its retry wrote the shard
+    if os.path.dirname(os.path.realpath(out)) == os.path.realpath(out) or os.path.realpath(out) == os.path.expanduser("~"):
+        raise UnsafePath(f"refusing to replace {out}")
+    old = None
+    if os.path.exists(out):
+        if not overwrite and os.listdir(out):
+            raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
+        old = build_dir(out, "old")
+        os.rename(out, old)
+    os.rename(tmp, out)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def finish(tmp: str, out: str, manifest: dict, overwrite: bool, lock: OutputLock):
+    """Write manifest.json into the build folder, check the files against it, mark it `_SUCCESS`, commit.
+
+    `verify` and `commit` are looked up here at call time (tests/hooks/sitecustomize.py pauses before them)."""
+    Path(tmp, "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    verify(tmp, manifest)
+    Path(tmp, "_SUCCESS").write_text("")
+    commit(tmp, out, overwrite, lock)

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class Filter(BaseModel):
@@ -31,6 +31,9 @@ class Filter(BaseModel):
     # name -> Arrow type of every signal column this filter writes. Names that are document columns
     # (`lang`, `lang_score`) overwrite them.
     signal_types: ClassVar[dict[str, pa.DataType]] = {}
+    # True for filters that split text into words: `score(docs, words)` takes the batch's shared
+    # `filters.text.words.Words`, so the chain splits each batch once for all of them.
+    uses_words: ClassVar[bool] = False
 
     def signal_fields(self) -> list[pa.Field]:
         return [pa.field(n, t) for n, t in self.signal_types.items()]
@@ -61,3 +64,51 @@ def first_reason(n: int, rules: list[tuple[pa.Array, str]]) -> pa.Array:
         fails = pc.fill_null(fails, False)
         out = pc.if_else(fails, pa.scalar(reason, pa.string()), out)
     return out
+
+
+class GlobalThreshold:
+    """Mixin of a filter whose threshold is a quantile of its signal over the whole source (e.g.
+    quality_classifier's `top_percent`). The chain scores it in tag mode; engine/spark/thresholds.py then
+    computes the quantile on Spark and decides with `with_threshold(value)`, replayable from stored columns."""
+
+    @property
+    def global_quantile(self) -> tuple[str, float] | None:
+        """(signal column, quantile q) whose value over the source becomes the threshold; None when the
+        threshold is already known (nothing to compute)."""
+        raise NotImplementedError
+
+    def with_threshold(self, value: float) -> "Filter":
+        """A copy deciding with the computed threshold."""
+        raise NotImplementedError
+
+
+def deferred(filters: list[Filter]) -> list[Filter]:
+    """The filters whose threshold still needs the whole source."""
+    return [f for f in filters if isinstance(f, GlobalThreshold) and f.global_quantile is not None]
+
+
+# ---- rules switched off by None: `None` is the only off switch; 0 is a threshold like any other
+
+
+def fails_gt(table: pa.Table, col: str, thr) -> pa.Array | None:
+    return None if thr is None else pc.greater(table.column(col), thr)
+
+
+def fails_lt(table: pa.Table, col: str, thr) -> pa.Array | None:
+    return None if thr is None else pc.less(table.column(col), thr)
+
+
+def rules(n: int, checks: list[tuple[pa.Array | None, str]]) -> pa.Array:
+    """`first_reason` over the rules that are on (a None mask: the rule is switched off)."""
+    return first_reason(n, [(m, r) for m, r in checks if m is not None])
+
+
+def no_negative(*names: str):
+    """A validator for thresholds that cannot be negative. Some rules used to be switched off with -1 (and
+    any falsy value): refuse negatives, so a spec written that way gets told how to switch the rule off
+    instead of getting a rule whose meaning changed."""
+    def check(cls, v):
+        if v is not None and v < 0:
+            raise ValueError(f"{v} is negative: use null to switch a rule off")
+        return v
+    return field_validator(*names)(classmethod(check))

@@ -9,7 +9,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.schema import READ_SCHEMA
-from filters.base import Filter
+from filters.base import Filter, deferred
+from filters.text.words import Words
+
+
+def for_chain(filters: list[Filter]) -> list[Filter]:
+    """The filters as the per-batch chain runs them: those with a source-wide threshold still to compute
+    (`filters.base.GlobalThreshold`) score only; engine/spark/thresholds.py decides for them afterwards."""
+    todo = deferred(filters)
+    return [f.model_copy(update={"mode": "tag"}) if f in todo and f.mode == "drop" else f for f in filters]
 
 
 def chain_schema(filters: list[Filter], base: pa.Schema = READ_SCHEMA) -> pa.Schema:
@@ -31,8 +39,9 @@ def apply_chain(filters: list[Filter], docs: pa.Table, schema: pa.Schema | None 
     table = docs
     read_ok = pc.is_null(docs.column("reason")) if "reason" in docs.column_names else pa.array([True] * n)
     reason_cols: list[pa.Array] = []
+    words = Words(docs)  # split on first use, once for every filter that needs words
     for f in filters:
-        signals = f.score(table)
+        signals = f.score(table, words) if f.uses_words else f.score(table)
         for name, arr in signals.items():
             arr = pa.array(arr, type=schema.field(name).type) if not isinstance(arr, (pa.Array, pa.ChunkedArray)) else arr.cast(schema.field(name).type)
             i = table.schema.get_field_index(name)

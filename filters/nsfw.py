@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
+from engine.settings import settings
 from filters.base import Filter, first_reason, texts
 
 URL_LIST_CATEGORIES = ("banned_word", "soft_banned_words", "banned_subword")
@@ -85,7 +86,7 @@ def _hash_lines(data: bytes) -> np.ndarray:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("TAMIS_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "tamis").expanduser()
+    return settings().cache_dir
 
 
 @functools.cache

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from filters.base import Filter, texts
+from filters.base import Filter, GlobalThreshold, texts
 from filters.language import load_fasttext
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -55,7 +55,7 @@ def _one_line(text: str, max_chars: int | None = 100_000) -> str:
     return " ".join(text.split())
 
 
-class QualityClassifier(Filter):
+class QualityClassifier(Filter, GlobalThreshold):
     kind: Literal["quality_classifier"] = "quality_classifier"
     model: str
     label: str = "__label__hq"
@@ -82,7 +82,7 @@ class QualityClassifier(Filter):
     def signal_fields(self) -> list[pa.Field]:
         return [pa.field(self.signal, pa.float64())]
 
-    # --- global threshold (top_percent)
+    # --- global threshold (top_percent): the GlobalThreshold protocol
     @property
     def global_quantile(self) -> tuple[str, float] | None:
         """(signal column, quantile) whose value over the whole source must become `min_score`, or None when
@@ -237,8 +237,24 @@ def train_quality(
     Returns a TrainReport; the model is written to out_path (`.bin`). Score with
     `{kind: quality_classifier, model: out_path, label: <label>, ...}`.
     """
-    rng = random.Random(seed)
     lab_pos, lab_neg = (f"__label__{x.removeprefix('__label__')}" for x in (label, neg_label))
+    train, valid, n_pos, n_neg = _training_sets(pos_paths, neg_paths, text_field, max_chars, (lab_pos, lab_neg),
+                                                random.Random(seed), balance, max_docs, valid_fraction)
+    params = dict(epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim, minCount=min_count, bucket=bucket,
+                  thread=threads or os.cpu_count() or 1, seed=seed, loss="softmax")
+    out_path = str(out_path)
+    _fit_fasttext(train, out_path, params)
+    model = load_fasttext(out_path)
+    report = TrainReport(out_path, n_pos, n_neg, (lab_pos, lab_neg), params=params)
+    if valid:
+        _validate(report, model, valid, lab_pos)
+    return report
+
+
+def _training_sets(pos_paths, neg_paths, text_field: str, max_chars: int | None, labels: tuple[str, str],
+                   rng: random.Random, balance: bool, max_docs: int | None, valid_fraction: float):
+    """(train, valid, training positives, training negatives): (label, normalized text) pairs, shuffled."""
+    lab_pos, lab_neg = labels
     pos = [normalize_text(t, max_chars) for t in iter_documents(pos_paths, text_field)]
     neg = [normalize_text(t, max_chars) for t in iter_documents(neg_paths, text_field)]
     pos, neg = [t for t in pos if t], [t for t in neg if t]
@@ -255,9 +271,10 @@ def train_quality(
     valid = [(lab_pos, t) for t in pos[:nv_pos]] + [(lab_neg, t) for t in neg[:nv_neg]]
     train = [(lab_pos, t) for t in pos[nv_pos:]] + [(lab_neg, t) for t in neg[nv_neg:]]
     rng.shuffle(train)
-    params = dict(epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim, minCount=min_count, bucket=bucket,
-                  thread=threads or os.cpu_count() or 1, seed=seed, loss="softmax")
-    out_path = str(out_path)
+    return train, valid, len(pos) - nv_pos, len(neg) - nv_neg
+
+
+def _fit_fasttext(train: list[tuple[str, str]], out_path: str, params: dict) -> None:
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as tmp:
         tmp.writelines(f"{lab} {t}\n" for lab, t in train)
@@ -272,13 +289,13 @@ def train_quality(
             raise RuntimeError(f"train_quality: fastText training failed: {err}")
     finally:
         os.unlink(tmp.name)
-    model = load_fasttext(out_path)
-    report = TrainReport(out_path, len(pos) - nv_pos, len(neg) - nv_neg, (lab_pos, lab_neg), params=params)
-    if valid:
-        probs = np.array(predict_label_prob(model, [t for _, t in valid], lab_pos))
-        truth = np.array([lab == lab_pos for lab, _ in valid])
-        pred = probs >= 0.5
-        report.valid_n = len(valid)
-        report.valid_precision = float((pred & truth).sum() / max(pred.sum(), 1))
-        report.valid_recall = float((pred & truth).sum() / max(truth.sum(), 1))
-    return report
+
+
+def _validate(report: TrainReport, model, valid: list[tuple[str, str]], lab_pos: str) -> None:
+    """Precision and recall of the positive label on the held-out documents, into `report`."""
+    probs = np.array(predict_label_prob(model, [t for _, t in valid], lab_pos))
+    truth = np.array([lab == lab_pos for lab, _ in valid])
+    pred = probs >= 0.5
+    report.valid_n = len(valid)
+    report.valid_precision = float((pred & truth).sum() / max(pred.sum(), 1))
+    report.valid_recall = float((pred & truth).sum() / max(truth.sum(), 1))

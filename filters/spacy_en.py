@@ -3,7 +3,7 @@
 datatrove's Gopher, FineWeb and C4 filters split words with `spacy.blank("en")` (the assignment of English
 in datatrove's tokenizer table) and count C4 sentences with spaCy's rule-based `sentencizer`. To make the
 same decisions without the cost (datatrove tokenizes inside `memory_zone()`, so spaCy's cache is off and
-every document pays the full affix search, ~20 ms for a 7 kB page), this module ports the algorithm of
+every document pays the full affix search; bench/README.md has the figure), this module ports the algorithm of
 `spacy/tokenizer.pyx` (`_tokenize_affixes`, `_split_affixes`, `_attach_tokens`, the special-case matcher)
 and runs it once per distinct whitespace-separated chunk, memoised per process.
 

@@ -20,6 +20,16 @@ def shared_data(*parts: str) -> Path:
     return p
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """`engine.settings` reads TAMIS_* once per process: a test that sets one (monkeypatch.setenv) sees it."""
+    from engine.settings import settings
+
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def spark():
     from engine.spark.session import get_spark

@@ -1,4 +1,4 @@
-"""`tamis audit`: every number of engine.audit.queries against an independent DuckDB query, the CLI's tables, the HTML
+"""`tamis audit`: every number of engine.audit against an independent DuckDB query, the CLI's tables, the HTML
 report, and `--compare`.
 
 Two outputs: a real `tamis run` (two sources, language ID, quality, NSFW and decontamination filters, a
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from engine.audit import queries as audit
+import engine.audit as audit
 from tests.conftest import shared_data
 
 # ------------------------------------------------------------------------------------------ the real output

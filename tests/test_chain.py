@@ -1,4 +1,6 @@
-"""The filter chain on Arrow tables, no JVM: signals, first reason, all reasons, tag mode, read failures."""
+"""The filter chain on Arrow tables, no JVM: first reason, all reasons, tag mode, read failures, shared words.
+
+`Length` is the chain's test filter here; its own tests are in test_length.py."""
 from __future__ import annotations
 
 import pyarrow as pa
@@ -11,12 +13,6 @@ from filters.length import Length
 def docs(texts, reasons=None):
     rows = [{"id": str(i), "text": t, "source": "s", "reason": (reasons or [None] * len(texts))[i]} for i, t in enumerate(texts)]
     return pa.Table.from_batches([read_batch(rows)])
-
-
-def test_length_signals_and_reasons():
-    t = apply_chain([Length(min_words=3)], docs(["one two three", "one two", "", None]))
-    assert t.column("length_words").to_pylist() == [3, 2, 0, 0]
-    assert t.column("reason").to_pylist() == [None, "length:too_few_words", "length:too_few_words", "length:too_few_words"]
 
 
 def test_all_reasons_kept_first_wins():
@@ -44,7 +40,17 @@ def test_schema_is_stable():
     assert apply_chain([Length()], docs(["x"])).schema == schema
 
 
-def test_re_thresholding_from_stored_signals_needs_no_text():
-    t = apply_chain([Length(min_words=1, mode="tag")], docs(["a b c", "a b c d e f"]))
-    stored = t.drop_columns(["text"])
-    assert Length(min_words=5).decide(stored).to_pylist() == ["length:too_few_words", None]
+
+def test_words_split_once_per_batch_for_every_filter(monkeypatch):
+    """The chain gives every filter that needs words the same per-batch `Words`: each text is split once."""
+    from filters.c4 import C4Quality
+    from filters.fineweb import FineWebQuality
+    from filters.gopher import GopherQuality, GopherRepetition
+    from filters.text.words import Vocab
+
+    calls = []
+    split = Vocab.token_ids
+    monkeypatch.setattr(Vocab, "token_ids", lambda self, text: calls.append(text) or split(self, text))
+    texts = ["one two three. four five six.", "seven eight nine ten."]
+    apply_chain([GopherQuality(), GopherRepetition(), C4Quality(), FineWebQuality(), Length()], docs(texts))
+    assert sorted(calls) == sorted(texts)

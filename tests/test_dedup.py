@@ -1,4 +1,4 @@
-"""engine.spark.dedup on the shared Spark session: semantics, keep policies, determinism, real near-duplicates,
+"""engine.spark.dedup (and engine.spark.components) on the shared Spark session: semantics, keep policies, determinism, real near-duplicates,
 parity with datasketch's MinHashLSH, connected components."""
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from engine.dedup import minhash as mh
+from engine.dedup import shingles as sh
 from engine.spec import DedupSpec, MinHashSpec
 from tests.conftest import shared_data
+from tests.minhash_reference import reference_hash32, reference_shingles
 
 pytestmark = pytest.mark.spark
 
@@ -130,9 +132,9 @@ def expected_groups(rows, threshold=0.8) -> list[list[str]]:
     live = [r for r in rows if r[8] is None]
     ids = [r[0] for r in live]
     texts = [r[1] for r in live]
-    hashes, offsets = mh.shingle_hashes(texts)
+    hashes, offsets = sh.shingle_hashes(texts)
     sets = [np.unique(hashes[offsets[i]:offsets[i + 1]]) for i in range(len(live))]
-    norm = [" ".join(mh.normalize([t or ""])[0].as_py().split()) if t is not None else None for t in texts]
+    norm = [" ".join(sh.normalize([t or ""])[0].as_py().split()) if t is not None else None for t in texts]
     uf = UnionFind()
     for i, j in itertools.combinations(range(len(live)), 2):
         if norm[i] is not None and norm[i] == norm[j]:
@@ -340,10 +342,10 @@ def test_pairs_agree_with_datasketch_minhashlsh(spark):
     assert (lsh.b, lsh.r) == (b, r)
     sketches = {}
     for d in docs:
-        shingles = mh.reference_shingles(d["content"])
+        shingles = reference_shingles(d["content"])
         if not shingles:
             continue
-        m = MinHash(num_perm=128, hashfunc=mh.reference_hash32)
+        m = MinHash(num_perm=128, hashfunc=reference_hash32)
         m.update_batch(shingles)
         key = f"v{d['doc_id']:04d}"
         sketches[key] = m
@@ -364,10 +366,10 @@ def test_pairs_agree_with_datasketch_minhashlsh(spark):
 
 @pytest.mark.parametrize("local_max", [0, 10 ** 6], ids=["distributed", "one-task"])
 def test_connected_components_match_union_find(spark, monkeypatch, local_max):
-    from engine.spark import dedup
+    from engine.spark import components
 
-    monkeypatch.setattr(dedup, "LOCAL_CC_MAX_EDGES", local_max)
-    connected_components = dedup.connected_components
+    monkeypatch.setattr(components, "LOCAL_CC_MAX_EDGES", local_max)
+    connected_components = components.connected_components
     rnd = random.Random(7)
     # ids in byte order differ from code point order and from case-folded order: Spark compares UTF-8 bytes
     ids = [f"{rnd.choice(['n', 'N', 'é', 'z', '😀'])}{rnd.randrange(10 ** 9):09d}" for _ in range(400)]
@@ -387,13 +389,13 @@ def test_connected_components_match_union_find(spark, monkeypatch, local_max):
 
 
 def test_dedup_same_clusters_on_both_component_paths(spark, corpus, monkeypatch):
-    from engine.spark import dedup
+    from engine.spark import components, dedup
 
     _, df = corpus
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
     results = []
     for local_max in (0, 10 ** 6):
-        monkeypatch.setattr(dedup, "LOCAL_CC_MAX_EDGES", local_max)
+        monkeypatch.setattr(components, "LOCAL_CC_MAX_EDGES", local_max)
         results.append(sorted(dedup.dedup(df, spec).select("id", "reason", "dup_cluster", "dup_cluster_size")
                               .collect()))
     assert results[0] == results[1]
@@ -417,7 +419,8 @@ def test_estimate(spark, corpus):
 
 
 def test_dedup_never_collects_documents_or_edges():
-    src = (Path(__file__).resolve().parent.parent / "engine" / "dedup.py").read_text()
+    spark_dir = Path(__file__).resolve().parent.parent / "engine" / "spark"
+    src = "".join((spark_dir / name).read_text() for name in ("dedup.py", "components.py"))
     for banned in (".collect(", "toPandas(", "toLocalIterator(", ".take(", ".rdd"):
         assert banned not in src, banned
     # the only driver-side reads: the edge count, an emptiness check per round, the estimate's aggregate row

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.hooks import pause_env
 from tests.test_cluster import TAMIS, make_inputs, rows, run_cli, shard_hashes, write_spec
 
 
 def _start(spec: str, pause: float | None = None) -> subprocess.Popen:
-    env = {**os.environ}
-    if pause:
-        env["TAMIS_TEST_PAUSE_BEFORE_COMMIT"] = str(pause)
+    env = pause_env(TAMIS_TEST_PAUSE_BEFORE_COMMIT=str(pause)) if pause else {**os.environ}
     return subprocess.Popen(TAMIS + ["run", spec, "--master", "local[1]"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -91,7 +90,7 @@ def test_driver_killed_mid_stage_and_at_commit_then_resumes(spark, tmp_path):
 
 @pytest.mark.spark
 def test_half_written_stage_is_rebuilt_and_stale_builds_cleaned(spark, tmp_path):
-    from engine.run import _stage
+    from engine.stages import stage as _stage
 
     path = tmp_path / "work" / "annotate-abc"
     path.mkdir(parents=True)
@@ -112,7 +111,7 @@ def test_half_written_stage_is_rebuilt_and_stale_builds_cleaned(spark, tmp_path)
 
 
 def test_stage_build_failure_leaves_no_stage(tmp_path):
-    from engine.run import _stage
+    from engine.stages import stage as _stage
 
     class Boom:
         @property
@@ -126,7 +125,7 @@ def test_stage_build_failure_leaves_no_stage(tmp_path):
 
 
 def test_kill_between_commit_renames_restores_previous_output(tmp_path):
-    from engine.run import _clean_stale_tmp
+    from engine.output import clean_stale_builds as _clean_stale_tmp
 
     out = tmp_path / "mix"
     old = tmp_path / ".mix.old-aaaa"
@@ -142,7 +141,7 @@ def test_kill_between_commit_renames_restores_previous_output(tmp_path):
 
 
 def test_commit_drops_killed_attempt_files_and_refuses_roots(tmp_path):
-    from engine.run import UnsafePath, _commit
+    from engine.output import UnsafePath, commit as _commit
 
     tmp = tmp_path / ".o.tmp-1"
     (tmp / "rejects").mkdir(parents=True)

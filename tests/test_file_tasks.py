@@ -37,3 +37,16 @@ def test_explicit_bounds(tmp_path):
     files = make(tmp_path, {f"f{i:02d}": 1000 for i in range(10)})
     assert len(pipeline.file_tasks(files, 1, max_bytes=1, min_bytes=1)) == 10      # one task per file
     assert len(pipeline.file_tasks(files, 1, max_bytes=5000, min_bytes=5000)) == 2
+
+
+def test_sizes_resolved_with_the_inputs_give_the_same_tasks(tmp_path):
+    from engine.spec.paths import FileInfo, ResolvedSource
+
+    files = make(tmp_path, {f"f{i:02d}": 100 * (i + 1) for i in range(20)})
+    r = ResolvedSource(None, tuple(files), tuple(FileInfo(f, 100 * (i + 1), 0) for i, f in enumerate(files)))
+    assert pipeline.file_tasks(files, 1, 1000, 100, sizes=r.sizes) == pipeline.file_tasks(files, 1, 1000, 100)
+    # a folder (no size of its own) counts as min_bytes, as when stat'ed
+    folder = tmp_path / "site"
+    folder.mkdir()
+    assert (pipeline.file_tasks([str(folder)], 1, 1000, 100, sizes={})
+            == pipeline.file_tasks([str(folder)], 1, 1000, 100) == [[str(folder)]])

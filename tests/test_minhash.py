@@ -1,4 +1,4 @@
-"""engine.dedup.minhash without a JVM: shingles, hashes and signatures against datasketch 2.0 and the plain-Python
+"""engine.dedup.minhash and engine.dedup.shingles without a JVM: shingles, hashes and signatures against datasketch 2.0 and the plain-Python
 definitions; LSH parameters and buckets against datasketch's MinHashLSH; recall just above the threshold."""
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from datasketch import MinHash, MinHashLSH
 from datasketch.hashfunc import sha1_hash32
 
 from engine.dedup import minhash as mh
+from engine.dedup import shingles as sh
 from tests.conftest import shared_data
+from tests.minhash_reference import reference_hash32, reference_hash64, reference_shingles, reference_tokens
 
 TRICKY = [
     "Hello, World! This is a test of the emergency broadcast system.",
@@ -43,7 +45,7 @@ def cjk_sentences(lang: str, n: int = 60) -> list[str]:
 
 
 def reference(texts, chars, ngram=5):
-    return [[mh.reference_hash64(s, c) for s in mh.reference_shingles(t or "", c, ngram)]
+    return [[reference_hash64(s, c) for s in reference_shingles(t or "", c, ngram)]
             for t, c in zip(texts, chars)]
 
 
@@ -51,7 +53,7 @@ def reference(texts, chars, ngram=5):
 
 @pytest.mark.parametrize("ngram", [1, 3, 5])
 def test_vectorized_shingle_hashes_equal_plain_python_definition(ngram):
-    hashes, offsets = mh.shingle_hashes(TRICKY, TRICKY_CHARS, ngram)
+    hashes, offsets = sh.shingle_hashes(TRICKY, TRICKY_CHARS, ngram)
     for i, ref in enumerate(reference(TRICKY, TRICKY_CHARS, ngram)):
         assert hashes[offsets[i]:offsets[i + 1]].tolist() == ref, TRICKY[i]
 
@@ -64,7 +66,7 @@ def test_shingle_hashes_over_slices_and_real_text():
     rnd.shuffle(order)                                   # mixed modes inside one batch
     docs, chars = [docs[i] for i in order], [chars[i] for i in order]
     total = 0
-    for lo, hi, h, off in mh.iter_shingle_hashes(docs, chars, 5, budget=50_000):   # many slices
+    for lo, hi, h, off in sh.iter_shingle_hashes(docs, chars, 5, budget=50_000):   # many slices
         for i, ref in enumerate(reference(docs[lo:hi], chars[lo:hi])):
             assert h[off[i]:off[i + 1]].tolist() == ref
         total += hi - lo
@@ -72,16 +74,16 @@ def test_shingle_hashes_over_slices_and_real_text():
 
 
 def test_tokens_are_words_and_punctuation_marks():
-    assert mh.reference_tokens("Foo_bar(x, 2)!") == [b"foo_bar", b"(", b"x", b",", b"2", b")", b"!"]
-    assert mh.reference_tokens("東京 タワー", char=True) == ["東".encode(), "京".encode(), "タ".encode(),
+    assert reference_tokens("Foo_bar(x, 2)!") == [b"foo_bar", b"(", b"x", b",", b"2", b")", b"!"]
+    assert reference_tokens("東京 タワー", char=True) == ["東".encode(), "京".encode(), "タ".encode(),
                                                            "ワ".encode(), "ー".encode()]
-    assert list(mh.char_mode(["zh", "ja-JP", "en", None, "th", "zh_Hant"])) == [True, True, False, False, True, True]
+    assert list(sh.char_mode(["zh", "ja-JP", "en", None, "th", "zh_Hant"])) == [True, True, False, False, True, True]
 
 
 def test_char_and_token_shingles_never_collide():
     # "a b c" as tokens and "abc" as code points are the same token sequence: only the mode salt differs
-    h_tok, _ = mh.shingle_hashes(["a b c"], [False], 3)
-    h_chr, _ = mh.shingle_hashes(["abc"], [True], 3)
+    h_tok, _ = sh.shingle_hashes(["a b c"], [False], 3)
+    h_chr, _ = sh.shingle_hashes(["abc"], [True], 3)
     assert len(h_tok) == len(h_chr) == 1 and h_tok[0] != h_chr[0]
 
 
@@ -100,19 +102,19 @@ def test_signatures_equal_datasketch_minhash_with_the_same_hash(scheme, num_perm
     docs = TRICKY + vendored_docs(60) + cjk_sentences("zh", 20)
     chars = TRICKY_CHARS + [False] * 60 + [True] * (len(docs) - len(TRICKY) - 60)
     sigs, n_sh = mh.MinHasher(num_perm, seed, scheme).text_signatures(docs, chars, 5)
-    hashfunc = mh.reference_hash64 if scheme == "affine64" else mh.reference_hash32
+    hashfunc = reference_hash64 if scheme == "affine64" else reference_hash32
     for i, (t, c) in enumerate(zip(docs, chars)):
         m = MinHash(num_perm=num_perm, seed=seed, scheme=scheme, hashfunc=lambda s, c=c: hashfunc(s, c))
-        m.update_batch(mh.reference_shingles(t or "", c, 5))
+        m.update_batch(reference_shingles(t or "", c, 5))
         assert (m.hashvalues == sigs[i]).all(), (i, (t or "")[:40])
-        assert n_sh[i] == len(mh.reference_shingles(t or "", c, 5))
+        assert n_sh[i] == len(reference_shingles(t or "", c, 5))
 
 
 def test_permutation_step_equals_datasketch_default_minhash():
     """Fed datasketch's own default hash (sha1_hash32) of the same shingles, the signatures are bit-identical
     to a default `MinHash()`: the vectorized permutation and min-reduction are datasketch's."""
     docs = vendored_docs(40)
-    shingles = [mh.reference_shingles(t) for t in docs]
+    shingles = [reference_shingles(t) for t in docs]
     hashes = np.array([sha1_hash32(s) for sh in shingles for s in sh], dtype=np.uint64)
     offsets = np.cumsum([0] + [len(sh) for sh in shingles])
     sigs = mh.MinHasher(128, 1).signatures(hashes, offsets)
@@ -127,7 +129,7 @@ def test_estimated_jaccard_within_datasketch_standard_error():
     docs = [d["content"] for d in records]
     by_id = {d["doc_id"]: i for i, d in enumerate(records)}
     pairs_path = shared_data("neardup", "vendored_python_code", "vendored_code_pairs.jsonl")
-    hashes, offsets = mh.shingle_hashes(docs)
+    hashes, offsets = sh.shingle_hashes(docs)
     k = 256
     sigs = mh.MinHasher(k, 1).signatures(hashes, offsets)
     z = []

@@ -5,8 +5,9 @@ import random
 
 import pytest
 
-from engine.plan.budgets import (InfeasibleMix, apportion, clip_shares, group_shares, plan_mix, temperature_shares,
-                        _choose)
+from engine.plan.budgets import InfeasibleMix, plan_mix
+from engine.plan.shares import apportion, clip_shares, group_shares, temperature_shares
+from engine.spark.sample import _choose
 from engine.spec import SpecError, parse_spec
 
 

@@ -34,7 +34,7 @@ def mixdata(tmp_path_factory, spark):
     """Inputs in a tmp folder, the annotate stage computed once in a shared work dir, and what is available."""
     from pyspark.sql import functions as F
 
-    from engine.plan.budgets import available_tokens
+    from engine.spark.sample import available_tokens
     from engine.run import prepare
 
     d = tmp_path_factory.mktemp("mixdata")
@@ -266,7 +266,8 @@ def test_cut_matches_brute_force_with_refinement_and_mixed_synthetic_leaves(spar
     lowered) and the selection must equal sorting every document by (hash, id) on the driver."""
     from pyspark.sql import functions as F
 
-    import engine.plan.budgets as mix
+    import engine.spark.sample as mix
+    from engine.plan.budgets import plan_mix
     from engine.spec import parse_spec
 
     monkeypatch.setattr(mix, "FINAL_DOCS", 3)
@@ -285,7 +286,7 @@ sources:
   - {name: mixed, kind: jsonl, paths: [a], weight: 0.5, group_by: lang, temperature: 0.5, max_epochs: 2}
   - {name: other, kind: jsonl, paths: [b], weight: 0.5, max_epochs: 2}
 """, check_paths=False)
-    plan = mix.plan_mix(spec, mix.available_tokens(df, spec))
+    plan = plan_mix(spec, mix.available_tokens(df, spec))
     assert plan.synthetic_capped and {l.group for l in plan.leaves if l.source == "mixed"} == {"en", "de", "(null)"}
     got = sorted(mix.apply_mix(df, spec, plan).select("id", "epoch").collect())
     # brute force on the driver (fine for a test): the same key, every part sorted

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import ROOT
+from tests.hooks import pause_env
 from tests.test_cluster import TAMIS, make_inputs, run_cli, shard_hashes, write_spec
 
 
@@ -30,7 +31,7 @@ def _start(args: list[str], **env) -> subprocess.Popen:
     import tempfile
 
     err = tempfile.TemporaryFile("w+")
-    p = subprocess.Popen(TAMIS + args, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen(TAMIS + args, cwd=ROOT, env=pause_env(**env), stdout=subprocess.DEVNULL,
                          stderr=err, text=True, start_new_session=True)
     p.err_file = err
     return p
@@ -179,7 +180,7 @@ def test_audit_refuses_files_that_do_not_match_the_manifest(race, tmp_path):
     # sizes only: a same-size change passes, a size change does not
     assert _audit(tmp_path / "flipped", "--no-checksums").exit_code == 0
     assert _audit(tmp_path / "size", "--no-checksums").exit_code == 2
-    from engine.audit import queries as audit
+    import engine.audit as audit
 
     with pytest.raises(audit.AuditError, match="is not listed in manifest.json"):
         audit.open_output(tmp_path / "extra")

@@ -71,7 +71,7 @@ def test_a_scheme_inside_a_local_output_path_never_deletes_the_inputs(tmp_path):
         assert ":2: output.path:" in r.output and "`x://` is not at the start" in r.output, r.output
     assert _snapshot(str(tmp_path)) == before            # inputs byte-identical, no `x:` folder made
 
-    from engine.run import UnsafePath, check_output      # a spec built in code meets the same rule
+    from engine.output import UnsafePath, check_output      # a spec built in code meets the same rule
     spec = load_spec(str(_spec(tmp_path, "out", [f"{data}/*.jsonl"], name="ok.yaml")))
     spec.output.path = f"{tmp_path}/x://../data"
     with pytest.raises(UnsafePath, match="is not at the start"):
@@ -207,7 +207,7 @@ def _must_be_refused(raw: str) -> bool:
 
 def _touched(spec) -> list[str]:
     """What a run of this spec creates, renames or deletes: the output, its build siblings, the work dir."""
-    from engine.run import work_dir
+    from engine.stages import work_dir
 
     out = spec.output.path
     parent, name = os.path.split(out)
@@ -267,7 +267,7 @@ def test_real_runs_on_the_nastiest_accepted_paths_touch_only_output_and_work(spa
         inside = all(_within(os.path.realpath(t), str(root)) for t in _touched(spec))
         if inside:   # accepted forms like `/out` are fine for validate, but this test writes only under tmp_path
             candidates.append((_nastiness(raw, work), i, raw, work, spec.output.path))
-    from engine.run import work_dir
+    from engine.stages import work_dir
 
     picked, outs = [], set()
     for _score, _i, raw, work, out in sorted(candidates, key=lambda c: (-c[0], c[1])):

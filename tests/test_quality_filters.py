@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import warnings
 from functools import cache
 
@@ -17,16 +16,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, shared_data
-
-sys.path.insert(0, str(ROOT))
-from bench.bench_quality_filters import jsonl_texts, warc_texts  # noqa: E402
+from conftest import shared_data
+from web_texts import jsonl_texts, warc_texts
 from filters.chain import apply_chain  # noqa: E402
 from filters.code_quality import CodeQuality  # noqa: E402
-from filters.quality import (C4Quality, FineWebQuality, GopherQuality, GopherRepetition, _ngram_stats,  # noqa: E402
-                             vocab)
+from filters.c4 import C4Quality  # noqa: E402
+from filters.fineweb import FineWebQuality  # noqa: E402
+from filters.gopher import GopherQuality, GopherRepetition, _ngram_stats  # noqa: E402
 from filters.registry import filter_kinds  # noqa: E402
 from filters.spacy_en import english_tokenizer  # noqa: E402
+from filters.text.words import vocab  # noqa: E402
 
 MIN_AGREEMENT = 0.995
 
@@ -214,13 +213,39 @@ def test_decide_uses_stored_signals_only(cls):
 
 def test_rethreshold_without_rescoring():
     table, strict = _score_decide(GopherQuality(), _small_web_table())
-    loose = GopherQuality(min_stop_words=0, max_non_alpha_words_ratio=None, min_doc_words=1).decide(table).to_pylist()
+    loose = GopherQuality(min_stop_words=0, min_alpha_words_ratio=None, min_doc_words=1).decide(table).to_pylist()
     assert sum(r is None for r in loose) > sum(r is None for r in strict)
     rep_table, _ = _score_decide(GopherRepetition(), _small_web_table())
     zero = GopherRepetition(dup_n_grams=[[5, 0.0]], top_n_grams=[]).decide(rep_table)
     assert pc.sum(pc.equal(zero, "gopher_repetition:duplicated_5_n_grams")).as_py() > 0
     with pytest.raises(ValueError):
         GopherRepetition(top_n_grams=[[7, 0.1]])
+
+
+def test_none_is_the_only_off_switch():
+    """0 is a threshold like any other (it used to switch a rule off); None switches it off; -1 is refused."""
+    t = pa.table({"gopher_hash_ratio": [0.0, 0.05], "gopher_ellipsis_ratio": [0.0, 0.0]})
+    only = dict(min_doc_words=None, max_doc_words=None, min_avg_word_length=None, max_avg_word_length=None,
+                max_bullet_lines_ratio=None, max_ellipsis_lines_ratio=None, min_alpha_words_ratio=None,
+                min_stop_words=None)
+    for c in ("gopher_n_words", "gopher_mean_word_len", "gopher_bullet_lines_frac", "gopher_ellipsis_lines_frac",
+              "gopher_alpha_words_frac", "gopher_stop_words"):
+        t = t.append_column(c, pa.nulls(2, pa.float64()))
+    assert GopherQuality(max_symbol_word_ratio=0, **only).decide(t).to_pylist() == [None, "gopher_quality:too_many_hashes"]
+    assert GopherQuality(max_symbol_word_ratio=None, **only).decide(t).to_pylist() == [None, None]
+    c4 = pa.table({"c4_lorem_ipsum": [False], "c4_curly_bracket": [False], "c4_n_sentences": [0]})
+    assert C4Quality(min_num_sentences=None).decide(c4).to_pylist() == [None]
+    assert C4Quality().decide(c4).to_pylist() == ["c4_quality:too_few_sentences"]
+    for cls, key in ((GopherQuality, "max_symbol_word_ratio"), (GopherRepetition, "dup_line_frac"),
+                     (C4Quality, "min_num_sentences"), (C4Quality, "max_word_length")):
+        with pytest.raises(ValueError, match="use null to switch a rule off"):
+            cls(**{key: -1})
+
+
+def test_min_alpha_words_ratio_accepts_datatrove_name():
+    assert GopherQuality(max_non_alpha_words_ratio=0.5).min_alpha_words_ratio == 0.5
+    assert GopherQuality(min_alpha_words_ratio=0.4).min_alpha_words_ratio == 0.4
+    assert GopherQuality().min_alpha_words_ratio == 0.8
 
 
 def test_registered_and_chain_runs():

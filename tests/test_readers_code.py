@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.readers import read_file
-from engine.readers.code import code_language, detect_license, git_blob_sha, read_code
+from engine.readers.code import read_code
+from engine.readers.code_files import code_language, detect_license, git_blob_sha
 from engine.schema import READ_SCHEMA, stable_id
 from engine.spec import CodeSource, parse_spec
 from tests.conftest import shared_data

@@ -12,7 +12,9 @@ import zlib
 import pytest
 
 from engine.readers import BATCH_ROWS, read_file
-from engine.readers.warc import clean_url, dechunk, decode_content, iso_date, read_warc, read_wet
+from engine.readers.warc import read_warc, read_wet
+from engine.readers.warc.http import dechunk, decode_content
+from engine.readers.warc.web import clean_url, iso_date
 from engine.schema import READ_SCHEMA, stable_id
 from engine.spec import WarcSource, WetSource, parse_spec
 from tests.conftest import shared_data
@@ -375,7 +377,8 @@ def test_extraction_time_budget():
     assert (r.extractor, r.note) == ("resiliparse", "timeout->resiliparse") and "paragraph 5 with" in r.text
     import signal
     # our timer is gone; an outer one (pytest-timeout's, when it runs) is back with its handler
-    assert signal.getsignal(signal.SIGALRM) is not extract_mod._on_alarm and not extract_mod._ARMED[0]
+    timer = extract_mod.EXTRACTOR.timer
+    assert signal.getsignal(signal.SIGALRM) != timer.on_alarm and not timer.armed
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0 or signal.getitimer(signal.ITIMER_REAL)[0] > 10
     out = {}
     t = threading.Thread(target=lambda: out.update(r=extract_detailed(html, "trafilatura", timeout=0.01)))

@@ -43,7 +43,7 @@ def _docs(texts):
 
 
 def test_filter_error_isolates_the_bad_record():
-    from engine.spark.annotate import annotate_batch
+    from engine.annotate import annotate_batch
     from filters.chain import apply_chain, chain_schema
     from filters.length import Length
 
@@ -68,7 +68,7 @@ def test_filter_error_isolates_the_bad_record():
 
 
 def test_output_batches_stay_under_the_byte_limit():
-    from engine.spark.annotate import bounded_batches
+    from engine.annotate import bounded_batches
 
     t = pa.table({"id": [str(i) for i in range(100)], "text": ["x" * 10_000] * 100})
     batches = list(bounded_batches(t, 100_000))
@@ -78,11 +78,10 @@ def test_output_batches_stay_under_the_byte_limit():
 
 
 def test_jsonl_reader_streams_past_a_too_large_document(tmp_path, monkeypatch):
-    import engine.readers.records as records
     from engine.readers import read_file
     from engine.spec import JsonlSource
 
-    monkeypatch.setattr(records, "MAX_DOC_BYTES", 1000)
+    monkeypatch.setenv("TAMIS_MAX_DOC_BYTES", "1000")   # settings are re-read per test (conftest)
     f = tmp_path / "x.jsonl"
     f.write_text(json.dumps({"id": "a", "text": "small"}) + "\n" + json.dumps({"id": "b", "text": "y" * 5000}) + "\n"
                  + json.dumps({"id": "c", "text": "small too"}) + "\n")
@@ -142,7 +141,7 @@ def _bad_inputs(d: Path) -> dict:
 def test_bad_inputs_are_counted_and_quarantined(spark, tmp_path, monkeypatch):
     import importlib
 
-    import engine.spark.annotate
+    import engine.annotate
     from engine.cli import main
 
     d = tmp_path / "data"
@@ -164,8 +163,8 @@ sources:
     # the filter that raises is added to the `web` chain (specs only name registered filters)
     # (imported under its package name, so Spark's Python workers can import the class)
     boom = importlib.import_module("tests.test_robustness").Boom
-    real = engine.spark.annotate.source_filters
-    monkeypatch.setattr(engine.spark.annotate, "source_filters",
+    real = engine.annotate.source_filters
+    monkeypatch.setattr(engine.annotate, "source_filters",
                         lambda s: real(s) + ([boom()] if s.name == "web" else []))
     r = CliRunner().invoke(main, ["run", str(spec)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
@@ -247,7 +246,7 @@ def test_unwritable_output_and_unreadable_input_are_one_line(tmp_path):
 
 
 def test_run_refuses_a_dangerous_output_set_in_code(tmp_path):
-    from engine.run import UnsafePath, check_output
+    from engine.output import UnsafePath, check_output
     from engine.spec import load_spec
 
     spec = load_spec(_spec(tmp_path, "out"))

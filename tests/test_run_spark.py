@@ -17,6 +17,7 @@ import pytest
 from engine.schema import DOC_SCHEMA
 from engine.spec import load_spec
 from tests.conftest import ROOT, shared_data
+from tests.hooks import pause_env
 
 pytestmark = pytest.mark.spark
 
@@ -134,7 +135,7 @@ def test_failure_mid_write_leaves_nothing_and_keeps_old_output(spark, tmp_path, 
 
 def test_killed_run_leaves_no_success_and_no_shards(tmp_path):
     f = write_spec(tmp_path, out="killed")
-    env = {**os.environ, "TAMIS_TEST_PAUSE_BEFORE_COMMIT": "120"}
+    env = pause_env(TAMIS_TEST_PAUSE_BEFORE_COMMIT="120")
     p = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", f, "--master", "local[1]"], cwd=ROOT, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

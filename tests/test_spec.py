@@ -140,3 +140,16 @@ def test_filter_files_resolve_against_the_spec_folder_and_must_exist(tmp_path, j
     assert spec.sources[0].filters[0].benchmarks == [str(tmp_path / "bench" / "*.jsonl")]
     p = problems(tmp_path, text.replace("bench/*.jsonl", "missing/*.jsonl"))
     assert len(p) == 1 and ":12: sources[0].filters[0].benchmarks: no such file:" in p[0], p
+
+
+def test_filter_rule_switched_off_with_null_not_minus_one(tmp_path, jsonl):
+    text = GOOD.format(jsonl=jsonl).replace("{kind: length, min_words: 5}",
+                                            "{kind: c4_quality, min_num_sentences: -1}")
+    p = problems(tmp_path, text)
+    assert len(p) == 1 and ":12: sources[0].filters[0].min_num_sentences:" in p[0], p
+    assert "use null to switch a rule off" in p[0], p
+    f = tmp_path / "mix.yaml"
+    f.write_text(GOOD.format(jsonl=jsonl).replace(
+        "{kind: length, min_words: 5}", "{kind: gopher_quality, max_non_alpha_words_ratio: 0.5, min_stop_words: null}"))
+    g = load_spec(str(f)).sources[0].filters[0]
+    assert g.min_alpha_words_ratio == 0.5 and g.min_stop_words is None   # datatrove's name still accepted

@@ -105,7 +105,7 @@ def test_a_damaged_record_costs_that_record_only(cc, tmp_path, packing, how):
 
 def test_memory_bound_counts_every_record_it_drops(cc, tmp_path, monkeypatch):
     """Past RESYNC_KEEP the swallowed bytes are not kept: each record header dropped is one counted row."""
-    import engine.readers.warc_resync as resync
+    import engine.readers.warc.resync as resync
 
     recs, docs = cc
     monkeypatch.setattr(resync, "RESYNC_KEEP", 20_000)

@@ -1,199 +1,16 @@
-"""The audit as one self-contained HTML file: inline CSS, plots as base64 PNG (matplotlib, Agg), no URL at all.
+"""The audit as one self-contained HTML file: inline CSS, plots as base64 PNG (engine.audit.charts), no URL at all.
 
-Renders what `engine.audit.queries.collect` / `engine.audit.queries.compare` return; no queries here.
+Renders what `engine.audit.collect` / `engine.audit.compare` return; no queries here. `render_html` is one
+function per section, in page order, each returning its lines.
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
-import warnings
 
-# ------------------------------------------------------------------------------------------ formatting
-# (shared with the CLI)
-
-
-def fmt_int(v) -> str:
-    return "" if v is None else f"{int(v):,}"
-
-
-def fmt_float(v, nd: int = 3) -> str:
-    if v is None:
-        return ""
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.{nd}f}"
-
-
-def fmt_pct(v, nd: int = 1) -> str:
-    return "" if v is None else f"{v * 100:.{nd}f}%"
-
-
-def fmt_signed(v, kind: str = "int") -> str:
-    if v is None:
-        return ""
-    if kind == "rate":
-        return f"{v * 100:+.2f} pp"
-    return f"{int(v):+,}"
-
-
-def fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return fmt_int(v)
-    if isinstance(v, float):
-        return fmt_float(v)
-    return str(v)
-
-
-# ------------------------------------------------------------------------------------------ plots
-
-PALETTE = ["#3366aa", "#ee8833", "#44aa66", "#cc4444", "#8866bb", "#997755", "#dd77bb", "#777777", "#aabb33",
-           "#33bbcc"]
-
-
-def _figure(w: float, h: float):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=100)
-    return fig, fig.add_subplot(1, 1, 1)
-
-
-def _png(fig) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # missing glyphs in labels must not fail a report
-        fig.tight_layout()
-        fig.savefig(buf, format="png", metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _img(b64: str, alt: str, id_: str | None = None) -> str:
-    i = f' id="{id_}"' if id_ else ""
-    return f'<img{i} src="data:image/png;base64,{b64}" alt="{html.escape(alt)}">'
-
-
-def _style(ax):
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="x", alpha=0.3)
-
-
-def plot_mix(mix: list[dict]) -> str:
-    """Realized vs requested tokens per leaf (horizontal bars)."""
-    leaves = [l["leaf"] for l in mix][::-1]
-    realized = [l["realized_tokens"] or 0 for l in mix][::-1]
-    requested = [l["requested_tokens"] for l in mix][::-1]
-    fig, ax = _figure(8, 0.9 + 0.45 * len(leaves))
-    y = range(len(leaves))
-    if any(r is not None for r in requested):
-        ax.barh([i + 0.2 for i in y], [r or 0 for r in requested], height=0.4, color="#bbbbbb", label="requested")
-        ax.barh([i - 0.2 for i in y], realized, height=0.4, color=PALETTE[0], label="realized")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    else:
-        ax.barh(list(y), realized, height=0.6, color=PALETTE[0], label="realized")
-    ax.set_yticks(list(y), leaves)
-    ax.set_xlabel("tokens")
-    ax.set_title("Tokens per leaf: realized" + (" vs requested" if any(r is not None for r in requested) else ""))
-    _style(ax)
-    return _png(fig)
-
-
-def plot_drops(drops: list[dict], top: int = 20) -> str:
-    """Dropped documents per reason, stacked by source."""
-    by_reason: dict[str, dict[str, int]] = {}
-    for d in drops:
-        by_reason.setdefault(d["reason"], {})[d["source"]] = d["docs"] or 0
-    reasons = sorted(by_reason, key=lambda r: -sum(by_reason[r].values()))[:top][::-1]
-    sources = sorted({d["source"] for d in drops})
-    fig, ax = _figure(8, 0.9 + 0.35 * max(1, len(reasons)))
-    left = [0] * len(reasons)
-    for i, s in enumerate(sources):
-        vals = [by_reason[r].get(s, 0) for r in reasons]
-        ax.barh(reasons, vals, left=left, color=PALETTE[i % len(PALETTE)], label=s)
-        left = [a + b for a, b in zip(left, vals)]
-    if len(sources) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_xlabel("documents dropped (first failing rule)")
-    ax.set_title("Drops per reason")
-    _style(ax)
-    return _png(fig)
-
-
-def plot_langs(by_lang: list[dict], top: int = 25) -> str:
-    rows = by_lang[:top][::-1]
-    fig, ax = _figure(8, 0.9 + 0.3 * max(1, len(rows)))
-    ax.barh([r["lang"] for r in rows], [r["tokens"] for r in rows], color=PALETTE[2])
-    ax.set_xlabel("tokens")
-    ax.set_title("Tokens per language" + (f" (top {top} of {len(by_lang)})" if len(by_lang) > top else ""))
-    _style(ax)
-    return _png(fig)
-
-
-def plot_lang_scores(lang_overview: list[dict], top: int = 25) -> str:
-    rows = [r for r in lang_overview if r.get("mean_score") is not None][:top][::-1]
-    fig, ax = _figure(8, 0.9 + 0.3 * max(1, len(rows)))
-    ax.barh([r["lang"] for r in rows], [r["mean_score"] for r in rows], color=PALETTE[4], label="mean lang_score")
-    mism = [r.get("mismatch_share") for r in rows]
-    if any(m is not None for m in mism):
-        ax.barh([r["lang"] for r in rows], [m or 0 for m in mism], color=PALETTE[3], height=0.35,
-                label="script mismatch share")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_xlim(0, 1)
-    ax.set_title("Language ID confidence and script mismatches per label")
-    _style(ax)
-    return _png(fig)
-
-
-def plot_histogram(h: dict) -> str:
-    lo, hi, bins = h["lo"], h["hi"], h["bins"]
-    kept, rejected = dict(h["kept"]), h["rejected"]
-    if hi > lo:
-        edges = [lo + i * (hi - lo) / bins for i in range(bins + 1)]
-    else:   # one value: one bar around it
-        d = abs(lo) * 0.05 or 0.5
-        edges = [lo - d, lo + d]
-        kept = {s: [sum(c)] for s, c in kept.items()}
-        rejected = [sum(rejected)]
-    fig, ax = _figure(4.2, 2.6)
-    for i, (src, counts) in enumerate(sorted(kept.items())):
-        ax.stairs(counts, edges, color=PALETTE[i % len(PALETTE)], label=f"{src} (kept)", linewidth=1.5)
-    if any(rejected):
-        ax.stairs(rejected, edges, color="#555555", linestyle="--", label="rejected", linewidth=1)
-    ax.set_title(h["signal"], fontsize=10)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
-
-
-def plot_dup_sizes(sizes: list[dict]) -> str:
-    fig, ax = _figure(6, 2.8)
-    ax.bar([str(s["size"]) for s in sizes], [s["clusters"] for s in sizes], color=PALETTE[5])
-    ax.set_xlabel("cluster size (documents)")
-    ax.set_ylabel("clusters")
-    ax.set_title("Duplicate cluster sizes")
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
-
-
-def plot_compare(rows: list[dict], key: str, title: str, labels=("A", "B"), top: int = 20) -> str:
-    rows = sorted(rows, key=lambda r: -max(r["a"] or 0, r["b"] or 0))[:top][::-1]
-    fig, ax = _figure(8, 0.9 + 0.45 * max(1, len(rows)))
-    y = range(len(rows))
-    ax.barh([i + 0.2 for i in y], [r["a"] or 0 for r in rows], height=0.4, color="#bbbbbb", label=labels[0])
-    ax.barh([i - 0.2 for i in y], [r["b"] or 0 for r in rows], height=0.4, color=PALETTE[0], label=labels[1])
-    ax.set_yticks(list(y), [str(r[key]) for r in rows])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_title(title)
-    _style(ax)
-    return _png(fig)
-
+from engine.audit.charts import (_img, plot_compare, plot_drops, plot_dup_sizes, plot_histogram, plot_lang_scores,
+                                 plot_langs, plot_mix)
+from engine.audit.compare import COMPARE_SECTIONS
+from engine.audit.format import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
 
 # ------------------------------------------------------------------------------------------ HTML
 
@@ -261,19 +78,33 @@ SECTIONS = [("mix", "Mix"), ("drops", "Drops per reason"), ("languages", "Langua
             ("dedup", "Duplicate clusters"), ("glance", "Quality at a glance"), ("decontam", "Decontamination")]
 
 
+
 def render_html(res: dict, path_label: str = "") -> str:
     ov = res["overview"]
-    out = [f"<h1>tamis audit: {esc(ov.get('name') or path_label)}</h1>",
-           f'<p class="meta">{esc(path_label)} · seed {esc(ov.get("seed"))} · tokenizer {esc(ov.get("tokenizer"))}'
-           f' · spec sha256 {esc((ov.get("spec_sha256") or "")[:12])} · sample seed {esc(res["seed"])}</p>',
-           "<nav>" + "".join(f'<a href="#{k}">{t}</a>' for k, t in SECTIONS) + "</nav>",
-           '<div class="cards">' + "".join(
-               f"<div class=\"card\">{h}<b>{v}</b></div>" for h, v in (
-                   ("documents", I(ov["docs"])), ("tokens", I(ov["tokens"])), ("sources", I(ov["sources"])),
-                   ("docs read", I(ov.get("docs_read"))), ("rejects", I(ov["rejects"])), ("shards", I(ov["shards"]))))
-           + "</div>"]
+    out = _header(res, path_label)
+    for section in (_mix, _drops, _languages, _signals, _dedup, _glance, _decontam):
+        out += section(res)
+    out.append('<p class="meta">Generated by <code>tamis audit</code>. The same queries: engine/audit/queries.py, '
+               "notebooks/audit.ipynb.</p>")
+    return _page(f"tamis audit: {ov.get('name') or path_label}", "\n".join(out))
 
-    # --- mix
+
+def _header(res: dict, path_label: str) -> list[str]:
+    ov = res["overview"]
+    return [f"<h1>tamis audit: {esc(ov.get('name') or path_label)}</h1>",
+            f'<p class="meta">{esc(path_label)} · seed {esc(ov.get("seed"))} · tokenizer {esc(ov.get("tokenizer"))}'
+            f' · spec sha256 {esc((ov.get("spec_sha256") or "")[:12])} · sample seed {esc(res["seed"])}</p>',
+            "<nav>" + "".join(f'<a href="#{k}">{t}</a>' for k, t in SECTIONS) + "</nav>",
+            '<div class="cards">' + "".join(
+                f"<div class=\"card\">{h}<b>{v}</b></div>" for h, v in (
+                    ("documents", I(ov["docs"])), ("tokens", I(ov["tokens"])), ("sources", I(ov["sources"])),
+                    ("docs read", I(ov.get("docs_read"))), ("rejects", I(ov["rejects"])), ("shards", I(ov["shards"]))))
+            + "</div>"]
+
+
+def _mix(res: dict) -> list[str]:
+    """Realized vs requested tokens per leaf; tokens per source and kind."""
+    out = []
     out.append('<h2 id="mix">Mix</h2>')
     out.append(_missing(res, "mix"))
     out.append(_img(plot_mix(res["mix"]), "tokens per leaf", "fig-mix"))
@@ -285,8 +116,12 @@ def render_html(res: dict, path_label: str = "") -> str:
         if res[key] is not None:
             out.append(f"<h3>{title}</h3>" + table(res[key], [(col, col, None, ""), ("docs", "docs", I, "n"),
                                                                 ("tokens", "tokens", I, "n"), ("token_share", "share", P, "n")]))
+    return out
 
-    # --- drops
+
+def _drops(res: dict) -> list[str]:
+    """Drops per source and reason, and how the reasons overlap."""
+    out = []
     out.append('<h2 id="drops">Drops per reason</h2>')
     out.append(_missing(res, "drops"))
     if res["drops"]:
@@ -305,8 +140,12 @@ def render_html(res: dict, path_label: str = "") -> str:
         ("reason_a", "reason", None, ""), ("reason_b", "and reason", None, ""), ("docs", "docs", I, "n")]) + "</div></div>")
     out.append("<h3>Per reason: failing at all, as first reason, only this reason</h3>" + table(res["reason_exclusivity"], [
         ("reason", "reason", None, ""), ("failing", "failing", I, "n"), ("first", "first", I, "n"), ("only", "only", I, "n")]))
+    return out
 
-    # --- languages
+
+def _languages(res: dict) -> list[str]:
+    """Tokens, language ID confidence and script mismatches per language label."""
+    out = []
     out.append('<h2 id="languages">Languages</h2>')
     if res["by_lang"] is None:
         out.append(_missing(res, "by_lang"))
@@ -319,8 +158,12 @@ def render_html(res: dict, path_label: str = "") -> str:
             ("median_score", "median", F, "n"),
             ("top_script", "main script", None, ""), ("mismatch_docs", "script mismatch", I, "n"),
             ("mismatch_share", "mismatch share", P, "n")], limit=60))
+    return out
 
-    # --- signals
+
+def _signals(res: dict) -> list[str]:
+    """Signal quantiles and histograms, flags, NSFW URL categories."""
+    out = []
     out.append('<h2 id="signals">Signals</h2>')
     out.append(_missing(res, "signals_language", "signals_quality", "signals_nsfw", "signals_code"))
     if res["quantiles"]:
@@ -344,8 +187,12 @@ def render_html(res: dict, path_label: str = "") -> str:
     out.append(_missing(res, "nsfw_categories") if res["nsfw_categories"] is None else table(res["nsfw_categories"], [
         ("source", "source", None, ""), ("category", "category", None, ""), ("status", "status", None, ""),
         ("docs", "docs", I, "n")]))
+    return out
 
-    # --- dedup
+
+def _dedup(res: dict) -> list[str]:
+    """Duplicate cluster sizes and the largest clusters with a sample of their members."""
+    out = []
     out.append('<h2 id="dedup">Duplicate clusters</h2>')
     if res["dup_sizes"] is None:
         out.append(_missing(res, "dup"))
@@ -360,8 +207,12 @@ def render_html(res: dict, path_label: str = "") -> str:
                        f"sources {esc(c['sources'])}</p>")
             out.append(table(c["sample"], [("status", "status", None, ""), ("source", "source", None, ""),
                                            ("id", "id", None, ""), ("snippet", "text", None, "snip")]))
+    return out
 
-    # --- quality at a glance
+
+def _glance(res: dict) -> list[str]:
+    """A reproducible sample of documents per language label."""
+    out = []
     out.append('<h2 id="glance">Quality at a glance</h2>')
     if res["lang_samples"] is None:
         out.append(_missing(res, "lang"))
@@ -381,8 +232,12 @@ def render_html(res: dict, path_label: str = "") -> str:
             out.append(table(samples, [("lang_score", "lang_score", F, "n"), ("script", "script", None, ""),
                                        ("source", "source", None, ""), ("snippet", "text", None, "snip")],
                              flag=lambda r: bool(r.get("mismatch"))))
+    return out
 
-    # --- decontamination
+
+def _decontam(res: dict) -> list[str]:
+    """Benchmarks and benchmark items decontamination caught."""
+    out = []
     out.append('<h2 id="decontam">Decontamination</h2>')
     if res["decontam"] is None:
         out.append(_missing(res, "decontam"))
@@ -393,15 +248,7 @@ def render_html(res: dict, path_label: str = "") -> str:
                                            ("dropped", "dropped", I, "n"), ("kept", "kept", I, "n"),
                                            ("max_ngrams", "max n-grams", I, "n"), ("sources", "sources", None, "")],
                          limit=200))
-    out.append('<p class="meta">Generated by <code>tamis audit</code>. The same queries: engine/audit/queries.py, '
-               "notebooks/audit.ipynb.</p>")
-    return _page(f"tamis audit: {ov.get('name') or path_label}", "\n".join(out))
-
-
-COMPARE_SECTIONS = [("totals", "Totals", "total", "int"), ("leaves", "Tokens per leaf", "leaf", "int"),
-                    ("requested", "Requested tokens per leaf", "leaf", "int"),
-                    ("sources", "Tokens per source", "source", "int"), ("source_docs", "Documents per source", "source", "int"),
-                    ("languages", "Tokens per language", "lang", "int"), ("drop_rates", "Drop rate per reason", "drop", "rate")]
+    return out
 
 
 def render_compare_html(cmp: dict, labels: tuple[str, str]) -> str:

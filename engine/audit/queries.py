@@ -1,6 +1,6 @@
 """Audit a `tamis run` output with DuckDB: every query of `tamis audit`, its HTML report and the notebook.
 
-`open_output(path)` registers, on a fresh in-memory DuckDB connection:
+`open_output(path)` (engine.audit.views) registers, on a fresh in-memory DuckDB connection:
 
 - `docs`: the shards `<path>/*.parquet` (every column: document schema, filter signals, `epoch`)
 - `rejects`: `<path>/rejects/*.parquet` (`reason` = first failing rule, `reasons` = all of them)
@@ -23,155 +23,15 @@ Conventions
 """
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
-import duckdb
+from engine.audit.views import (  # noqa: F401 - AuditError, open_output: the audit's entry points, re-exported
+    AuditError, _ident, _is_numeric, _lit, _share, _unique, columns, manifest_dict, missing, open_output, register,
+    rows, scalar)
+from filters.registry import signal_families, signal_prefixes
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-SIGNAL_PREFIXES = ("quality_", "gopher_", "c4_", "fineweb_", "nsfw_", "code_")
-SIGNAL_FAMILIES = {"language": ("lang_score",), "quality": ("quality_", "gopher_", "c4_", "fineweb_"),
-                   "nsfw": ("nsfw_",), "code": ("code_",)}
-NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                 "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL")
-
-# columns of the empty views used when an output has no shards or no rejects folder
-_EMPTY_DOCS = {"id": "VARCHAR", "text": "VARCHAR", "source": "VARCHAR", "kind": "VARCHAR", "lang": "VARCHAR",
-               "lang_score": "DOUBLE", "n_tokens": "BIGINT", "url": "VARCHAR", "license": "VARCHAR",
-               "meta": "VARCHAR", "epoch": "INTEGER"}
-_EMPTY_REJECTS = {**{k: v for k, v in _EMPTY_DOCS.items() if k != "epoch"}, "reason": "VARCHAR",
-                  "reasons": "VARCHAR[]"}
-
-
-class AuditError(Exception):
-    """The path is not a tamis output, or its files do not match its manifest (one line for the CLI)."""
-
-
-# ---------------------------------------------------------------------------------------------- plumbing
-
-
-def _lit(s) -> str:
-    """A SQL string literal."""
-    return "'" + str(s).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
-    """Run `sql` and fetch every row as a dict (fully fetched: the connection is free afterwards)."""
-    cur = con.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def scalar(con, sql: str, params=None):
-    r = con.execute(sql, params or []).fetchall()
-    return r[0][0] if r else None
-
-
-def _empty_view(con, name: str, cols: dict[str, str]):
-    body = ", ".join(f"NULL::{t} AS {_ident(c)}" for c, t in cols.items())
-    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {body} WHERE false")
-
-
-def open_output(path: str | os.PathLike, checksums: bool = True) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the views `docs`, `rejects`, `manifest`, `manifest_sources`,
-    `manifest_drops` and `manifest_leaves` over the output directory `path`.
-
-    An output with a manifest (or `_SUCCESS`) is refused unless its Parquet files are exactly the ones the
-    manifest lists, with their sizes and (`checksums`) sha256 (`engine.manifest_check`)."""
-    from engine.manifest_check import ManifestMismatch, check_output_files
-
-    p = Path(path)
-    if not p.is_dir():
-        raise AuditError(f"not a directory: {path}")
-    shards = sorted(p.glob("*.parquet"))
-    has_manifest = (p / "manifest.json").is_file()
-    if not shards and not has_manifest:
-        raise AuditError(f"not a tamis output (no *.parquet shards and no manifest.json): {path}")
-    if has_manifest or (p / "_SUCCESS").exists():
-        try:
-            check_output_files(str(p), checksums=checksums)
-        except ManifestMismatch as e:
-            raise AuditError(f"refusing to audit: {e}") from None
-    con = duckdb.connect()
-    register(con, p)
-    return con
-
-
-def register(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> None:
-    """Create (or replace) the audit views on `con` for the output directory `path`."""
-    p = Path(path).resolve()
-    if list(p.glob("*.parquet")):
-        con.execute(f"CREATE OR REPLACE VIEW docs AS SELECT * FROM "
-                    f"read_parquet({_lit(str(p / '*.parquet'))}, union_by_name = true)")
-    else:
-        _empty_view(con, "docs", _EMPTY_DOCS)
-    if list((p / "rejects").glob("*.parquet")):
-        con.execute(f"CREATE OR REPLACE VIEW rejects AS SELECT * FROM "
-                    f"read_parquet({_lit(str(p / 'rejects' / '*.parquet'))}, union_by_name = true)")
-    else:
-        _empty_view(con, "rejects", _EMPTY_REJECTS)
-    m = p / "manifest.json"
-    if m.is_file():
-        con.execute(f"CREATE OR REPLACE VIEW manifest AS SELECT * FROM read_json({_lit(str(m))})")
-        raw = f"(SELECT content::JSON AS j FROM read_text({_lit(str(m))}))"
-    else:
-        _empty_view(con, "manifest", {"name": "VARCHAR", "seed": "BIGINT"})
-        raw = "(SELECT '{}'::JSON AS j)"
-    con.execute(f"""CREATE OR REPLACE VIEW manifest_sources AS
-        SELECT s.key AS source, s.value->>'kind' AS kind,
-               (s.value->>'docs_read')::BIGINT AS docs_read,
-               (s.value->>'docs_unreadable')::BIGINT AS docs_unreadable,
-               (s.value->>'docs_kept')::BIGINT AS docs_kept,
-               (s.value->>'tokens_kept')::BIGINT AS tokens_kept,
-               (s.value->>'docs_written')::BIGINT AS docs_written,
-               (s.value->>'tokens_written')::BIGINT AS tokens_written,
-               (s.value->>'epochs_used')::BIGINT AS epochs_used
-        FROM {raw} m, json_each(m.j->'sources') s ORDER BY s.id""")
-    con.execute(f"""CREATE OR REPLACE VIEW manifest_drops AS
-        SELECT s.key AS source, d.key AS reason, (d.value)::BIGINT AS docs
-        FROM {raw} m, json_each(m.j->'sources') s, json_each(s.value->'docs_dropped') d ORDER BY s.id, d.id""")
-    con.execute(f"""CREATE OR REPLACE VIEW manifest_leaves AS
-        SELECT l.value->>'source' AS source, l.value->>'group' AS "group",
-               (l.value->>'available_tokens')::BIGINT AS available_tokens,
-               (l.value->>'requested_tokens')::BIGINT AS requested_tokens,
-               (l.value->>'realized_tokens')::BIGINT AS realized_tokens,
-               (l.value->>'realized_docs')::BIGINT AS realized_docs,
-               (l.value->>'epochs')::DOUBLE AS epochs
-        FROM {raw} m, json_each(m.j->'leaves') l ORDER BY l.id""")
-
-
-def columns(con, table: str = "docs") -> dict[str, str]:
-    """Column name -> DuckDB type of a view."""
-    return {r["column_name"]: r["column_type"] for r in rows(con, f"DESCRIBE {table}")}
-
-
-def _is_numeric(t: str) -> bool:
-    return t.upper() in NUMERIC_TYPES or t.upper().startswith("DECIMAL")
-
-
-def _unique(con, table: str = "docs") -> str:
-    """WHERE clause selecting each document once (first copy) from the shards."""
-    return "epoch = 0" if table == "docs" and "epoch" in columns(con, "docs") else "true"
-
-
-def missing(what: str, cols: list[str] | tuple[str, ...]) -> str:
-    """The one line a section prints when its columns are absent."""
-    return f"{what}: not in this output (no {' / '.join(f'`{c}`' for c in cols)} column)"
-
-
-def manifest_dict(con) -> dict:
-    """The manifest as a Python dict ({} when the output has none)."""
-    r = rows(con, "SELECT * FROM manifest LIMIT 1")
-    return r[0] if r else {}
-
-
-def _share(part, total):
-    return (part / total) if total else None
+# which numeric columns are signals, and their sections: from the filter registry (filters/registry.py)
+SIGNAL_PREFIXES = signal_prefixes()
+SIGNAL_FAMILIES = signal_families()
 
 
 # ---------------------------------------------------------------------------------------------- overview
@@ -314,9 +174,9 @@ def reason_exclusivity(con) -> list[dict]:
 
 
 def signal_columns(con, table: str = "docs") -> list[str]:
-    """`lang_score` and numeric columns named `quality_*`, `gopher_*`, `c4_*`, `fineweb_*`, `nsfw_*`, `code_*`."""
+    """Numeric columns named by a registered filter's signal prefixes (filters/registry.py)."""
     cols = columns(con, table)
-    out = [c for c, t in cols.items() if _is_numeric(t) and (c == "lang_score" or c.startswith(SIGNAL_PREFIXES))]
+    out = [c for c, t in cols.items() if _is_numeric(t) and c.startswith(SIGNAL_PREFIXES)]
     return sorted(out, key=lambda c: (c != "lang_score", c))
 
 
@@ -534,116 +394,3 @@ def decontam_by_benchmark(con) -> list[dict] | None:
         b["dropped"] += i["dropped"]
         b["kept"] += i["kept"]
     return sorted(out.values(), key=lambda b: (-(b["dropped"] + b["kept"]), b["benchmark"]))
-
-
-# ---------------------------------------------------------------------------------------------- everything
-
-
-def collect(con, sample: int = 5, seed: int | None = None, top: int = 10, bins: int = 30) -> dict:
-    """Every section, as the CLI and the HTML report render them. A section whose columns are absent
-    is None, with its one-line explanation in `missing[section]`."""
-    ov = overview(con)
-    if seed is None:
-        seed = int(ov["seed"]) if ov.get("seed") is not None else 0
-    dcols, rcols = columns(con, "docs"), columns(con, "rejects")
-    res = {"overview": ov, "seed": seed, "sample": sample, "columns": list(dcols),
-           "mix": mix(con), "by_source": breakdown(con, "source"), "by_kind": breakdown(con, "kind"),
-           "by_lang": breakdown(con, "lang"), "source_totals": drops_by_source(con), "drops": drops(con),
-           "reason_counts": reason_counts(con), "reason_pairs": reason_pairs(con, top),
-           "reason_exclusivity": reason_exclusivity(con)}
-    sigs = signal_columns(con, "docs")
-    res["signals"] = sigs
-    res["quantiles"] = signal_quantiles(con, "docs", sigs)
-    res["reject_quantiles"] = signal_quantiles(con, "rejects", sigs)
-    res["histograms"] = {s: signal_histogram(con, s, bins) for s in sigs}
-    res["flags"] = flag_shares(con)
-    res["nsfw_categories"] = category_counts(con, "nsfw_url_category")
-    res["dup_sizes"] = dup_sizes(con)
-    res["dup_largest"] = dup_largest(con, top, 3, seed)
-    res["lang_overview"] = lang_overview(con)
-    res["lang_samples"] = lang_samples(con, sample, seed)
-    res["decontam"] = decontam_items(con)
-    res["decontam_benchmarks"] = decontam_by_benchmark(con)
-    miss = {}
-    if not rows(con, "SELECT * FROM manifest_leaves LIMIT 1"):
-        miss["mix"] = "mix: no `leaves` in manifest.json: tokens per source from the shards, nothing requested"
-    if res["by_lang"] is None:
-        miss["by_lang"] = missing("tokens per language", ["lang"])
-    if not rows(con, "SELECT * FROM rejects LIMIT 1"):
-        miss["drops"] = ("drops: no rejects folder (keep_rejects: false) or nothing dropped: counts from the manifest"
-                         if rows(con, "SELECT * FROM manifest_drops LIMIT 1") else "drops: nothing was dropped")
-    if "reasons" not in rcols:
-        miss["reason_counts"] = missing("overlap of reasons", ["reasons"])
-    fams = {signal_family(s) for s in sigs}
-    for fam, prefixes in SIGNAL_FAMILIES.items():
-        if fam not in fams:
-            miss[f"signals_{fam}"] = missing(f"{fam} signals", [p + ("*" if p.endswith("_") else "") for p in prefixes])
-    if res["nsfw_categories"] is None:
-        miss["nsfw_categories"] = missing("NSFW URL categories", ["nsfw_url_category"])
-    if res["dup_sizes"] is None:
-        miss["dup"] = ("duplicates: not in this output (no `dup_cluster` / `dup_cluster_size` column and no "
-                       "`duplicate:` reason in rejects)")
-    if res["lang_overview"] is None:
-        miss["lang"] = missing("quality at a glance", ["lang"])
-    else:
-        for c in ("lang_score", "script", "lang_script_mismatch"):
-            if c not in dcols:
-                miss[f"lang_{c}"] = missing(f"quality at a glance: {c}", [c])
-    if res["decontam"] is None:
-        miss["decontam"] = missing("decontamination", ["decontam_match"])
-    res["missing"] = miss
-    return res
-
-
-# ---------------------------------------------------------------------------------------------- compare
-
-
-def _diff_rows(a: dict, b: dict, key_name: str) -> list[dict]:
-    out = []
-    for k in sorted(set(a) | set(b), key=lambda k: (str(k))):
-        va, vb = a.get(k), b.get(k)
-        diff = (vb or 0) - (va or 0) if (va is not None or vb is not None) else None
-        rel = (diff / va) if (va not in (None, 0) and diff is not None) else None
-        out.append({key_name: k, "a": va, "b": vb, "diff": diff, "rel": rel})
-    out.sort(key=lambda r: (-abs(r["diff"] or 0), str(r[key_name])))
-    return out
-
-
-def compare(a, b) -> dict:
-    """What changed between two outputs (connections from `open_output`): tokens per leaf, per source and
-    per language, documents per source, and drop rates per (source, reason). `a` is the baseline;
-    `diff` = b - a, `rel` = diff / a."""
-    def leaves(con):
-        return {l["leaf"]: l["realized_tokens"] for l in mix(con)}
-
-    def requested(con):
-        return {l["leaf"]: l["requested_tokens"] for l in mix(con) if l["requested_tokens"] is not None}
-
-    def by(con, col, field="tokens"):
-        r = breakdown(con, col)
-        return {x[col]: x[field] for x in r} if r is not None else {}
-
-    def rates(con):
-        return {f"{d['source']} / {d['reason']}": d["rate"] for d in drops(con) if d["rate"] is not None}
-
-    def counts(con):
-        return {f"{d['source']} / {d['reason']}": d["docs"] for d in drops(con)}
-
-    oa, ob = overview(a), overview(b)
-    totals = _diff_rows({"docs": oa["docs"], "tokens": oa["tokens"], "rejects": oa["rejects"]},
-                        {"docs": ob["docs"], "tokens": ob["tokens"], "rejects": ob["rejects"]}, "total")
-    drop_rows = _diff_rows(rates(a), rates(b), "drop")
-    ca, cb = counts(a), counts(b)
-    for r in drop_rows:
-        r["docs_a"], r["docs_b"] = ca.get(r["drop"]), cb.get(r["drop"])
-    return {"names": (oa["name"], ob["name"]), "totals": totals,
-            "leaves": _diff_rows(leaves(a), leaves(b), "leaf"),
-            "requested": _diff_rows(requested(a), requested(b), "leaf"),
-            "sources": _diff_rows(by(a, "source"), by(b, "source"), "source"),
-            "source_docs": _diff_rows(by(a, "source", "docs"), by(b, "source", "docs"), "source"),
-            "languages": _diff_rows(by(a, "lang"), by(b, "lang"), "lang"),
-            "drop_rates": drop_rows}
-
-
-def to_json(res: dict) -> str:
-    return json.dumps(res, default=str, indent=2)

@@ -1,177 +1,18 @@
 """`tamis audit PATH [--html FILE] [--sample N] [--seed S]` and `tamis audit --compare A B`.
 
-Queries live in `engine.audit.queries`, the HTML in `engine.audit.html`; this module prints rich tables.
+Queries live in `engine.audit`, the terminal report in `engine.audit.text`, the HTML in `engine.audit.html`.
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from engine.audit.html import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
-from engine.cli import _fail, main
-from engine.cli.display import lit, literal_console
-
-# Every value shown here comes from the output (document text, ids, reasons, sources, paths): it reaches rich
-# through `lit`, and the console parses no markup either, so `[/]` in a document cannot crash the audit.
+from engine.cli.common import exit_codes, fail
+from engine.cli.display import lit
 
 
-def _console() -> Console:
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
-    return literal_console(width=width)
-
-
-def _table(con: Console, title: str, rows: list[dict], cols: list[tuple], limit: int | None = None, note: str = ""):
-    """`cols`: (key, header, formatter or None, justify)."""
-    t = Table(header_style="bold", show_lines=False)
-    for _k, h, _f, just in cols:
-        t.add_column(h, justify=just or "left", overflow="fold")
-    shown = rows[:limit] if limit else rows
-    for r in shown:
-        t.add_row(*[lit(f(r.get(k)) if f else fmt(r.get(k))) for k, _h, f, _j in cols])
-    if not rows:
-        con.print(lit((title, "bold"), ": (no rows)"), soft_wrap=True)
-        return
-    con.print(lit((title, "bold")), soft_wrap=True)
-    con.print(t)
-    if limit and len(rows) > limit:
-        con.print(lit((f"… {len(rows) - limit} more rows (--html shows more)", "dim")))
-    if note:
-        con.print(lit((note, "dim")))
-
-
-def _missing(con: Console, res: dict, *keys: str):
-    for k in keys:
-        if k in res["missing"]:
-            con.print(lit((res["missing"][k], "dim")), soft_wrap=True)
-
-
-def _rule(con: Console, title: str):
-    con.print()
-    con.rule(lit((title, "bold")))
-
-
-R = "right"
-I, F, P = fmt_int, fmt_float, fmt_pct
-
-
-def print_audit(con: Console, res: dict, path: str):
-    ov = res["overview"]
-    con.print(lit(("tamis audit", "bold"), f" {path}: {ov.get('name') or ''} (seed {ov.get('seed')}, "
-                  f"tokenizer {ov.get('tokenizer')}): {I(ov['docs'])} documents, {I(ov['tokens'])} tokens, "
-                  f"{I(ov['sources'])} sources, {I(ov['rejects'])} rejects, {I(ov['shards'])} shards"), soft_wrap=True)
-
-    _rule(con, "Mix")
-    _missing(con, res, "mix")
-    _table(con, "Mix: realized vs requested tokens per leaf", res["mix"], [
-        ("leaf", "leaf", None, ""), ("available_tokens", "available", I, R), ("requested_tokens", "requested", I, R),
-        ("requested_share", "req. share", P, R), ("realized_tokens", "realized", I, R),
-        ("realized_share", "share", P, R), ("realized_docs", "docs", I, R), ("epochs", "epochs", F, R)])
-    for key, col, title in (("by_source", "source", "Tokens per source"), ("by_kind", "kind", "Tokens per kind"),
-                            ("by_lang", "lang", "Tokens per language")):
-        if res[key] is None:
-            _missing(con, res, key)
-            continue
-        _table(con, title, res[key], [(col, col, None, ""), ("docs", "docs", I, R), ("tokens", "tokens", I, R),
-                                      ("token_share", "share", P, R)], limit=25 if key == "by_lang" else None)
-
-    _rule(con, "Drops")
-    _missing(con, res, "drops")
-    _table(con, "Documents per source", res["source_totals"], [
-        ("source", "source", None, ""), ("docs_read", "read", I, R), ("manifest_dropped", "dropped", I, R),
-        ("docs_kept", "kept", I, R), ("docs_written", "written", I, R), ("tokens_written", "tokens", I, R)])
-    _table(con, "Drops per reason per source (first failing rule)", res["drops"], [
-        ("source", "source", None, ""), ("reason", "reason", None, ""), ("docs", "docs", I, R),
-        ("rate", "of read", P, R), ("chars", "chars dropped", I, R)])
-    bad = [d for d in res["drops"] if d["reject_docs"] is not None and d["manifest_docs"] is not None
-           and d["reject_docs"] != d["manifest_docs"]]
-    for d in bad:
-        con.print(lit(("rejects and manifest disagree", "red"), f": {d['source']} {d['reason']}: "
-                      f"{d['reject_docs']} rows in rejects, {d['manifest_docs']} in manifest.json"), soft_wrap=True)
-    _missing(con, res, "reason_counts")
-    _table(con, "Overlap of reasons: rejects by number of failing rules", res["reason_counts"], [
-        ("n_reasons", "failing rules", I, R), ("docs", "rejects", I, R)])
-    _table(con, "Reason pairs failed by the same document", res["reason_pairs"], [
-        ("reason_a", "reason", None, ""), ("reason_b", "and reason", None, ""), ("docs", "docs", I, R)])
-    _table(con, "Per reason: failing at all / as first reason / only this one", res["reason_exclusivity"], [
-        ("reason", "reason", None, ""), ("failing", "failing", I, R), ("first", "first", I, R), ("only", "only", I, R)],
-        note="`only`: the documents that would come back if this rule alone were removed")
-
-    _rule(con, "Signals")
-    _missing(con, res, "signals_language", "signals_quality", "signals_nsfw", "signals_code")
-    if res["quantiles"]:
-        _table(con, "Signals per source: quantiles over kept documents", res["quantiles"], [
-            ("signal", "signal", None, ""), ("source", "source", None, ""), ("n", "docs", I, R), ("mean", "mean", F, R),
-            ("p5", "p5", F, R), ("p25", "p25", F, R), ("p50", "p50", F, R), ("p75", "p75", F, R), ("p95", "p95", F, R)])
-    if res["flags"]:
-        _table(con, "Flags: share true over kept documents", res["flags"], [
-            ("flag", "flag", None, ""), ("source", "source", None, ""), ("docs", "docs", I, R),
-            ("true", "true", I, R), ("share", "share", P, R)])
-    if res["nsfw_categories"] is None:
-        _missing(con, res, "nsfw_categories")
-    else:
-        _table(con, "NSFW URL categories", res["nsfw_categories"], [
-            ("source", "source", None, ""), ("category", "category", None, ""), ("status", "status", None, ""),
-            ("docs", "docs", I, R)])
-
-    _rule(con, "Duplicate clusters")
-    if res["dup_sizes"] is None:
-        _missing(con, res, "dup")
-    else:
-        _table(con, "Duplicate clusters by size", res["dup_sizes"], [
-            ("size", "size", I, R), ("clusters", "clusters", I, R), ("docs", "documents", I, R)])
-        for c in res["dup_largest"] or []:
-            _table(con, f"Cluster {c['cluster']}: {c['size']} documents, {c['kept']} kept ({c['sources']})", c["sample"], [
-                ("status", "status", None, ""), ("source", "source", None, ""), ("id", "id", None, ""),
-                ("snippet", "text", lambda s: (s or "")[:120], "")])
-
-    _rule(con, "Quality at a glance")
-    if res["lang_overview"] is None:
-        _missing(con, res, "lang")
-    else:
-        _missing(con, res, "lang_lang_score", "lang_script", "lang_lang_script_mismatch")
-        _table(con, "Quality at a glance: language labels", res["lang_overview"], [
-            ("lang", "lang", None, ""), ("docs", "docs", I, R), ("mean_score", "mean lang_score", F, R), ("median_score", "median", F, R),
-            ("top_script", "main script", None, ""), ("mismatch_docs", "script mismatch", I, R),
-            ("mismatch_share", "share", P, R)], limit=40)
-        _table(con, f"Quality at a glance: {res['sample']} documents per label (seed {res['seed']})", res["lang_samples"], [
-            ("lang", "lang", None, ""), ("lang_score", "score", F, R), ("script", "script", None, ""),
-            ("mismatch", "mismatch", lambda v: "MISMATCH" if v else "", ""), ("source", "source", None, ""),
-            ("snippet", "text", lambda s: (s or "")[:140], "")], limit=40 * max(1, res["sample"]))
-
-    _rule(con, "Decontamination")
-    if res["decontam"] is None:
-        _missing(con, res, "decontam")
-    else:
-        _table(con, "Decontamination: benchmarks", res["decontam_benchmarks"], [
-            ("benchmark", "benchmark", None, ""), ("items", "items caught", I, R), ("dropped", "docs dropped", I, R),
-            ("kept", "docs tagged, kept", I, R)])
-        _table(con, "Decontamination: benchmark items caught", res["decontam"], [
-            ("benchmark", "benchmark", None, ""), ("item", "item", None, ""), ("dropped", "dropped", I, R),
-            ("kept", "kept", I, R), ("max_ngrams", "max n-grams", I, R), ("sources", "sources", None, "")], limit=30)
-
-
-def print_compare(con: Console, cmp: dict, a: str, b: str):
-    from engine.audit.html import COMPARE_SECTIONS
-
-    con.print(lit(("tamis audit --compare", "bold"), f"  A = {a}  B = {b}  (diff = B - A)"), soft_wrap=True)
-    for key, title, k, kind in COMPARE_SECTIONS:
-        rows = cmp[key]
-        f = P if kind == "rate" else I
-        cols = [(k, k, None, ""), ("a", "A", f, R), ("b", "B", f, R),
-                ("diff", "B - A", lambda v, kind=kind: fmt_signed(v, kind), R)]
-        if kind == "rate":
-            cols += [("docs_a", "docs A", I, R), ("docs_b", "docs B", I, R)]
-        else:
-            cols.append(("rel", "change", lambda v: "" if v is None else f"{v * 100:+.1f}%", R))
-        _table(con, title, rows, cols)
-
-
-@main.command("audit")
+@click.command("audit")
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--sample", default=5, show_default=True, type=click.IntRange(0, 10_000),
@@ -187,31 +28,41 @@ def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
     """Audit the output directory PATH of `tamis run` with DuckDB: mix, drops, signals, duplicates, languages,
     decontamination. Views for your own SQL: docs, rejects, manifest (see README, "Audit"). An output whose
     Parquet files are not exactly those manifest.json lists (name, size, sha256) is refused (exit 2)."""
-    from engine.audit import queries as audit
-
-    con = _console()
     if compare and path:
-        _fail("give either PATH or --compare A B, not both", 2)
+        fail("give either PATH or --compare A B, not both", 2)
     if not compare and not path:
-        _fail("missing PATH (or --compare A B)", 2)
-    try:
-        if compare:
-            a, b = compare
-            cmp = audit.compare(audit.open_output(a, not no_checksums), audit.open_output(b, not no_checksums))
-            print_compare(con, cmp, a, b)
-            if html_path:
-                from engine.audit.html import render_compare_html
+        fail("missing PATH (or --compare A B)", 2)
+    if compare:
+        _compare(*compare, html_path, not no_checksums)
+    else:
+        _audit(path, html_path, sample, seed, top, not no_checksums)
 
-                Path(html_path).write_text(render_compare_html(cmp, (a, b)), encoding="utf-8")
-                con.print(lit("wrote ", html_path))
-            return
-        db = audit.open_output(path, checksums=not no_checksums)
-        res = audit.collect(db, sample=sample, seed=seed, top=top)
-    except audit.AuditError as e:
-        _fail(str(e), 2)
+
+def _audit(path, html_path, sample, seed, top, checksums):
+    import engine.audit as audit
+    from engine.audit.text import print_audit, report_console
+
+    con = report_console()
+    with exit_codes("audit"):
+        res = audit.collect(audit.open_output(path, checksums=checksums), sample=sample, seed=seed, top=top)
     print_audit(con, res, path)
     if html_path:
         from engine.audit.html import render_html
 
         Path(html_path).write_text(render_html(res, path), encoding="utf-8")
         con.print(lit("\nwrote ", html_path))
+
+
+def _compare(a, b, html_path, checksums):
+    import engine.audit as audit
+    from engine.audit.text import print_compare, report_console
+
+    con = report_console()
+    with exit_codes("audit"):
+        cmp = audit.compare(audit.open_output(a, checksums), audit.open_output(b, checksums))
+    print_compare(con, cmp, a, b)
+    if html_path:
+        from engine.audit.html import render_compare_html
+
+        Path(html_path).write_text(render_compare_html(cmp, (a, b)), encoding="utf-8")
+        con.print(lit("wrote ", html_path))

@@ -99,13 +99,12 @@ def gist(e: BaseException) -> str:
     """An exception without an OSError at its root, in one line: a Java exception's first line, a Python
     worker's last (the exception it raised), else the message's first line."""
     msg = str(e).split("\n\nJVM stacktrace:\n")[0].strip()   # a captured exception's JVM part, when enabled
-    try:
-        from py4j.protocol import Py4JJavaError
-
-        if isinstance(e, Py4JJavaError):
-            msg = str(e.java_exception.toString())
-    except Exception:  # noqa: BLE001 - py4j missing or the JVM gone: keep str(e)
-        pass
+    java = getattr(e, "java_exception", None)   # a Py4JJavaError, recognized by its field: the CLI imports no Spark library
+    if java is not None:
+        try:
+            msg = str(java.toString())
+        except Exception:  # noqa: BLE001 - the JVM gone: keep str(e)
+            pass
     lines = [l for l in msg.splitlines() if l.strip()]
     if "Traceback (most recent call last):" in msg:   # the worker's exception is the traceback's last line
         lines = [l for l in lines if not l.startswith((" ", "\t", "Traceback"))][-1:] or lines

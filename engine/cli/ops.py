@@ -1,5 +1,5 @@
 """Operations commands: `tamis package` (code and dependencies for spark-submit) and `tamis cluster`
-(a local standalone Spark cluster). Registered by engine/cli/::_register_optional_commands."""
+(a local standalone Spark cluster)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli import _fail, main, out
+from engine.cli.common import exit_codes, fail, out
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "filters")
@@ -79,7 +79,7 @@ def pack_venv(prefix: str, dest: str) -> tuple[str, str]:
     return dest, how
 
 
-@main.command()
+@click.command()
 @click.option("-o", "--output", "outdir", default="dist", show_default=True, type=click.Path(file_okay=False),
               help="Folder for tamis.zip (and tamis-venv.tar.gz).")
 @click.option("--venv", "with_venv", is_flag=True,
@@ -90,7 +90,7 @@ def package(outdir, with_venv):
     out.print(f"{z}: engine + filters for --py-files ({os.path.getsize(z) / 1e6:.1f} MB)")
     if with_venv:
         if sys.prefix == sys.base_prefix:
-            _fail("--venv: tamis is not running from a virtualenv", 2)
+            fail("--venv: tamis is not running from a virtualenv", 2)
         v, how = pack_venv(sys.prefix, os.path.join(outdir, VENV_NAME))
         out.print(f"{v}: {sys.prefix} packed with {how} ({os.path.getsize(v) / 1e6:.0f} MB) for "
                   f"--archives {v}#environment --conf spark.pyspark.python=./environment/bin/python")
@@ -99,7 +99,7 @@ def package(outdir, with_venv):
 # ---------------------------------------------------------------- cluster
 
 
-@main.group()
+@click.group()
 def cluster():
     """A local Spark standalone cluster (master + workers on 127.0.0.1)."""
 
@@ -117,12 +117,10 @@ _state_opt = click.option("--state-dir", default=None, type=click.Path(file_okay
 @_state_opt
 def cluster_up(workers, cores, memory, port, webui_port, state_dir):
     """Start a master and WORKERS workers; print the master URL when all registered."""
-    from engine.spark.cluster import ClusterError, up
+    from engine.spark.cluster import up
 
-    try:
+    with exit_codes("cluster up", prefix=False):
         st = up(workers=workers, cores=cores, memory=memory, state_dir=state_dir, port=port, webui_port=webui_port)
-    except ClusterError as e:
-        _fail(str(e), 1)
     click.echo(st.master_url)
     click.echo(f"master {st.master_url} (web UI {st.webui}), {workers} workers x {cores} cores x {memory}; "
                f"logs in {st.state_dir}", err=True)
@@ -158,17 +156,3 @@ def cluster_status(state_dir, as_json):
                   f"  apps {info.get('active_apps', [])}  auth {'on' if info['auth'] else 'OFF'}"
                   f"  REST {'on ' + str(info['other_ports']) if info['other_ports'] else 'off'}")
     sys.exit(0 if info["running"] else 1)
-
-
-def _also_on_main_module():
-    """`python -m engine.cli` runs cli.py as __main__, a second copy of the group: register there too."""
-    import engine.cli as cli
-
-    m = sys.modules.get("__main__")
-    f = getattr(m, "__file__", None)
-    if m is not None and f and m is not cli and os.path.abspath(f) == os.path.abspath(cli.__file__):
-        for cmd in (package, cluster):
-            m.main.add_command(cmd)
-
-
-_also_on_main_module()

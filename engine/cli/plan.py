@@ -10,60 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import click
 from rich.table import Table
 
-import engine.cli as _c  # noqa: E402  (the group `tamis` and its consoles)
+from engine.cli.common import console, exit_codes, load, master_option, spec_argument, verbose_option
 from engine.cli.display import lit, literal_console
-
-
-@dataclass
-class PlanResult:
-    plan: object                          # engine.plan.budgets.MixPlan
-    error: Exception | None = None        # InfeasibleMix when the mix cannot be met
-    reused: dict = field(default_factory=dict)
-    work: str = ""
-    dedup_estimate: object = None
-
-
-def dedup_estimate(spec, annotated):
-    """`engine.spark.dedup.estimate` (shuffle and memory figures of the dedup stage) over the annotated documents,
-    when that function exists; a failing estimate is reported, never fatal."""
-    try:
-        from engine.spark.dedup import estimate
-    except ImportError:
-        return None
-    if not spec.dedup:
-        return None
-    try:
-        return estimate(spec.dedup, sample=annotated)
-    except Exception as e:  # noqa: BLE001 - an estimate is a hint, never a reason to fail the plan
-        return f"unavailable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-
-
-def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanResult:
-    from pyspark.sql import functions as F
-
-    from engine.plan.budgets import InfeasibleMix, available_tokens, plan_mix
-    from engine.run import prepare
-    from engine.spark.session import get_spark
-
-    spark = get_spark(master, conf=spec.spark)
-    estimate, first = None, {}
-    if spec.dedup:   # the annotated documents first: the dedup estimate is about them
-        annotated, first, _ = prepare(spark, spec.model_copy(update={"dedup": None}), say)
-        say("plan", "estimating the dedup stage")
-        estimate = dedup_estimate(spec, annotated)
-    df, reused, work = prepare(spark, spec, say)
-    reused.update(first)
-    say("plan", "counting available tokens per source and group")
-    available = available_tokens(df.where(F.col("reason").isNull()), spec)
-    try:
-        return PlanResult(plan_mix(spec, available), None, reused, work, estimate)
-    except InfeasibleMix as e:
-        return PlanResult(e.plan, e, reused, work, estimate)
+from engine.spark.planning import PlanResult, compute_plan  # noqa: F401 - PlanResult: what compute_plan returns
 
 
 def _n(v) -> str:
@@ -124,35 +78,23 @@ def plan_json(spec, res: PlanResult) -> dict:
             else (None if res.dedup_estimate is None else str(res.dedup_estimate))}
 
 
-@_c.main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--master", default=None, help="Spark master URL (default: embedded local[*]).")
+@click.command()
+@spec_argument
+@master_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
-@click.option("--verbose", "-v", is_flag=True, help="Show the full stack trace on failure.")
+@verbose_option
 def plan(spec, master, as_json, verbose):
     """Dry run: available vs requested tokens per source and group, epochs, infeasible leaves.
 
     Exit 0 if the mix is feasible, 2 if not (naming the source), 1 on a runtime failure.
     """
-    from engine.plan.budgets import InfeasibleMix
     from engine.spark.progress import StageProgress
 
-    s = _c._load(spec)
-    progress = None
-    try:
-        with StageProgress(_c.console) as progress:
-            res = compute_plan(s, master=master, say=progress.stage)
-            progress.stage("done")
-    except InfeasibleMix as e:   # e.g. a group_by column that does not exist
-        _c._fail(f"infeasible mix: {e}", 2)
-    except KeyboardInterrupt:
-        _c._fail("interrupted", 1)
-    except Exception as e:  # noqa: BLE001
-        if verbose or os.environ.get("TAMIS_DEBUG"):
-            _c.console.print_exception()
-        from engine.cli.errors import runtime_failure
-
-        _c._fail(runtime_failure("plan", e, s, progress), 1)
+    s = load(spec)
+    with exit_codes("plan", s, verbose) as failing:   # raised InfeasibleMix: e.g. a group_by column that does not exist
+        with StageProgress(console) as failing.progress:
+            res = compute_plan(s, master=master, say=failing.progress.stage)
+            failing.progress.stage("done")
     if as_json:
         click.echo(json.dumps(plan_json(s, res), indent=2, default=str))
     else:
@@ -160,5 +102,5 @@ def plan(spec, master, as_json, verbose):
         print_plan(literal_console(width=wide), s, res)
     if res.error is not None:
         for p in res.error.problems:
-            _c.console.print(lit(("error:", "red"), " infeasible mix: ", p), soft_wrap=True, highlight=False)
+            console.print(lit(("error:", "red"), " infeasible mix: ", p), soft_wrap=True, highlight=False)
         sys.exit(2)

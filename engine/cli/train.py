@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import _fail, main, out
+from engine.cli.common import exit_codes, out
 
 
-@main.command("train-quality")
+@click.command("train-quality")
 @click.argument("pos", nargs=1, type=click.Path(exists=True))
 @click.argument("neg", nargs=1, type=click.Path(exists=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file to write (.bin).")
@@ -24,11 +24,9 @@ def train_quality_cmd(pos, neg, output, text_field, epoch, word_ngrams, valid_fr
     """
     from filters.quality_classifier import train_quality
 
-    try:
+    with exit_codes("train-quality"):
         r = train_quality([pos], [neg], output, text_field=text_field, epoch=epoch, word_ngrams=word_ngrams,
                           valid_fraction=valid_fraction, max_docs=max_docs, seed=seed)
-    except (ValueError, OSError, RuntimeError) as e:
-        _fail(f"train-quality: {e}", 1)
     line = f"{r.model_path}: trained on {r.n_pos:,} positive and {r.n_neg:,} negative documents"
     if r.valid_n:
         line += f"; held-out ({r.valid_n:,}): precision {r.valid_precision:.3f}, recall {r.valid_recall:.3f}"

@@ -15,7 +15,7 @@ Each file is a `code` document, or a counted reject with one of these reasons (t
 Cargo.lock, poetry.lock, ...), `code:vendored` (a path under vendor/, node_modules/, third_party/, ...),
 `code:binary` (NUL bytes, or not UTF-8/UTF-16 text), `code:minified` (`.min.js`-style names, or lines
 over 1000 characters averaging over 100 — The Stack's own thresholds, both at once),
-`code:unknown_language` (no language column and an extension/file name not in `EXTENSIONS`),
+`code:unknown_language` (no language column and an extension/file name not in `code_files.EXTENSIONS`),
 `code:empty` (nothing but whitespace). Unreadable archives: `read:bad_archive` / `read:truncated`.
 
 id = stable_id(source, "<repo>/<path>@<git blob sha1>") — the dump's `hexsha` when it has one, computed
@@ -26,7 +26,6 @@ file (the input's relative key).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,125 +36,17 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from engine.readers import RowBatcher, _json, open_maybe_compressed, reader, relative_key
+from engine.readers.code_files import SKIP_DIRS, classify, code_language, decode_source, detect_license, git_blob_sha, \
+    is_license_file, is_minified
+from engine.readers.common import RowBatcher, meta_json, open_maybe_compressed, relative_key
 from engine.readers.quarantine import batch_records, guarded
 from engine.schema import read_batch, stable_id
 
 EXCERPT = 2000
 
-EXTENSIONS = {
-    "py": "Python", "pyi": "Python", "pyw": "Python", "pyx": "Cython", "pxd": "Cython", "pxi": "Cython",
-    "ipynb": "Jupyter Notebook", "c": "C", "h": "C", "cc": "C++", "cpp": "C++", "cxx": "C++", "c++": "C++",
-    "hh": "C++", "hpp": "C++", "hxx": "C++", "h++": "C++", "ipp": "C++", "inl": "C++", "cu": "CUDA", "cuh": "CUDA",
-    "m": "Objective-C", "mm": "Objective-C++", "cs": "C#", "java": "Java", "kt": "Kotlin", "kts": "Kotlin",
-    "scala": "Scala", "sc": "Scala", "groovy": "Groovy", "gradle": "Groovy", "clj": "Clojure", "cljs": "Clojure",
-    "cljc": "Clojure", "edn": "Clojure", "go": "Go", "rs": "Rust", "swift": "Swift", "js": "JavaScript",
-    "mjs": "JavaScript", "cjs": "JavaScript", "jsx": "JavaScript", "ts": "TypeScript", "tsx": "TypeScript",
-    "mts": "TypeScript", "cts": "TypeScript", "vue": "Vue", "svelte": "Svelte", "php": "PHP", "phtml": "PHP",
-    "rb": "Ruby", "rake": "Ruby", "gemspec": "Ruby", "pl": "Perl", "pm": "Perl", "t": "Perl", "lua": "Lua",
-    "r": "R", "jl": "Julia", "hs": "Haskell", "lhs": "Haskell", "ml": "OCaml", "mli": "OCaml", "fs": "F#",
-    "fsi": "F#", "fsx": "F#", "ex": "Elixir", "exs": "Elixir", "erl": "Erlang", "hrl": "Erlang", "elm": "Elm",
-    "dart": "Dart", "nim": "Nim", "zig": "Zig", "d": "D", "v": "Verilog", "sv": "SystemVerilog", "svh": "SystemVerilog",
-    "vhd": "VHDL", "vhdl": "VHDL", "f": "Fortran", "f90": "Fortran", "f95": "Fortran", "f03": "Fortran",
-    "for": "Fortran", "pas": "Pascal", "pp": "Pascal", "ada": "Ada", "adb": "Ada", "ads": "Ada", "cob": "COBOL",
-    "cbl": "COBOL", "lisp": "Common Lisp", "lsp": "Common Lisp", "el": "Emacs Lisp", "scm": "Scheme",
-    "ss": "Scheme", "rkt": "Racket", "pro": "Prolog", "sol": "Solidity", "asm": "Assembly", "s": "Assembly",
-    "nasm": "Assembly", "sh": "Shell", "bash": "Shell", "zsh": "Shell", "ksh": "Shell", "fish": "fish",
-    "ps1": "PowerShell", "psm1": "PowerShell", "bat": "Batchfile", "cmd": "Batchfile", "awk": "Awk",
-    "sql": "SQL", "psql": "SQL", "html": "HTML", "htm": "HTML", "xhtml": "HTML", "css": "CSS", "scss": "SCSS",
-    "sass": "Sass", "less": "Less", "styl": "Stylus", "xml": "XML", "xsd": "XML", "xsl": "XSLT", "xslt": "XSLT",
-    "svg": "SVG", "json": "JSON", "jsonc": "JSON", "json5": "JSON5", "yaml": "YAML", "yml": "YAML", "toml": "TOML",
-    "ini": "INI", "cfg": "INI", "conf": "INI", "properties": "INI", "md": "Markdown", "markdown": "Markdown",
-    "rst": "reStructuredText", "tex": "TeX", "sty": "TeX", "cls": "TeX", "bib": "BibTeX", "adoc": "AsciiDoc",
-    "org": "Org", "proto": "Protocol Buffer", "thrift": "Thrift", "graphql": "GraphQL", "gql": "GraphQL",
-    "cmake": "CMake", "mk": "Makefile", "mak": "Makefile", "dockerfile": "Dockerfile", "tf": "HCL", "hcl": "HCL",
-    "nix": "Nix", "rl": "Ragel", "y": "Yacc", "yy": "Yacc", "l": "Lex", "g4": "ANTLR", "pyj": "Python",
-    "coffee": "CoffeeScript", "hx": "Haxe", "purs": "PureScript", "idr": "Idris", "agda": "Agda", "lean": "Lean",
-    "v.py": "Python", "sage": "Sage", "mat": "MATLAB", "jinja": "Jinja", "j2": "Jinja", "twig": "Twig",
-    "hbs": "Handlebars", "mustache": "Mustache", "ejs": "EJS", "erb": "HTML+ERB", "haml": "Haml", "pug": "Pug",
-    "vim": "Vim Script", "tcl": "Tcl", "cr": "Crystal", "gd": "GDScript", "glsl": "GLSL", "hlsl": "HLSL",
-    "wgsl": "WGSL", "cl": "OpenCL", "ino": "Arduino", "applescript": "AppleScript", "vb": "Visual Basic",
-    "bas": "Visual Basic", "vbs": "VBScript", "sas": "SAS", "stan": "Stan", "smali": "Smali", "mojo": "Mojo",
-}
-FILENAMES = {
-    "makefile": "Makefile", "gnumakefile": "Makefile", "dockerfile": "Dockerfile", "containerfile": "Dockerfile",
-    "cmakelists.txt": "CMake", "rakefile": "Ruby", "gemfile": "Ruby", "vagrantfile": "Ruby", "podfile": "Ruby",
-    "jenkinsfile": "Groovy", "build": "Starlark", "build.bazel": "Starlark", "workspace": "Starlark",
-    "sconstruct": "Python", "sconscript": "Python", "justfile": "Just", "meson.build": "Meson",
-    ".bashrc": "Shell", ".zshrc": "Shell", ".profile": "Shell",
-}
-LOCK_FILES = {
-    "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb", "cargo.lock",
-    "poetry.lock", "pipfile.lock", "pdm.lock", "uv.lock", "conda-lock.yml", "gemfile.lock", "composer.lock",
-    "go.sum", "mix.lock", "pubspec.lock", "podfile.lock", "packages.lock.json", "paket.lock", "flake.lock",
-    "gradle.lockfile", "cartfile.resolved", "package.resolved", "shard.lock", "stack.yaml.lock",
-    "deno.lock", "bazel.lock", "module.bazel.lock", "manifest.toml.lock", "renv.lock",
-}
-VENDORED_DIRS = {
-    "vendor", "vendors", "vendored", "_vendor", "node_modules", "bower_components", "jspm_packages",
-    "third_party", "third-party", "thirdparty", "3rdparty", "3rd_party", "site-packages", "dist-packages",
-    "pods", "carthage", ".yarn", ".venv", "venv", ".tox", "__pypackages__",
-}
-# VCS internals and build caches: not source, skipped without a reject
-SKIP_DIRS = {".git", ".hg", ".svn", ".bzr", "CVS", "__pycache__"}
-_MIN_NAME = re.compile(r"[.-]min\.(js|css|mjs)$|\.bundle\.js$|\.(js|css)\.map$", re.I)
-
-
-def code_language(path: str) -> str | None:
-    """Programming language from the file name (extension table), or None."""
-    base = os.path.basename(path)
-    lang = FILENAMES.get(base.lower())
-    if lang:
-        return lang
-    if "." not in base.strip("."):
-        return None
-    return EXTENSIONS.get(base.rsplit(".", 1)[1].lower())
-
-
-def git_blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
-
-
-def classify(path: str, size: int | None, max_bytes: int) -> str | None:
-    """Rejection reason from the path and size alone (before reading the content)."""
-    if size is not None and size > max_bytes:
-        return "code:too_large"
-    parts = path.replace("\\", "/").split("/")
-    if parts[-1].lower() in LOCK_FILES:
-        return "code:lock_file"
-    if any(p.lower() in VENDORED_DIRS for p in parts[:-1]):
-        return "code:vendored"
-    return None
-
-
-def decode_source(data: bytes) -> str | None:
-    """Text of a source file, or None when it is binary (NUL bytes, not UTF-8/UTF-16)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            return None
-    if b"\x00" in data[:8192]:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def is_minified(path: str, text: str) -> bool:
-    if _MIN_NAME.search(path):
-        return True
-    if len(text) < 1000:
-        return False
-    lines = text.split("\n")
-    longest = max(map(len, lines))
-    return longest > 1000 and len(text) / len(lines) > 100
-
 
 def _license_name(s) -> str | None:
+    """A dump's license value (a list, a JSON list as text, or a string) as one comma-joined string."""
     if s is None:
         return None
     if isinstance(s, (list, tuple)):
@@ -167,36 +58,6 @@ def _license_name(s) -> str | None:
         except ValueError:
             pass
     return str(s) or None
-
-
-_SPDX = [
-    ("Apache-2.0", r"apache license\s*,?\s*version 2\.0|apache-2\.0"),
-    ("MIT", r"permission is hereby granted, free of charge"),
-    ("GPL-3.0", r"gnu general public license\s*version 3|gpl-3\.0"),
-    ("GPL-2.0", r"gnu general public license\s*version 2|gpl-2\.0"),
-    ("LGPL-3.0", r"gnu lesser general public license\s*version 3"),
-    ("LGPL-2.1", r"gnu lesser general public license\s*version 2\.1"),
-    ("AGPL-3.0", r"gnu affero general public license"),
-    ("MPL-2.0", r"mozilla public license,?\s*v(ersion)?\.? 2\.0"),
-    ("BSD-3-Clause", r"neither the name of .{0,200} nor the names of (its|the) contributors"),
-    ("BSD-2-Clause", r"redistributions in binary form must reproduce the above copyright"),
-    ("ISC", r"permission to use, copy, modify, and/or distribute this software for any purpose"),
-    ("Unlicense", r"this is free and unencumbered software released into the public domain"),
-    ("CC0-1.0", r"cc0 1\.0 universal"),
-]
-
-
-def detect_license(text: str) -> str | None:
-    t = re.sub(r"\s+", " ", text[:20000].lower())
-    for spdx, pat in _SPDX:
-        if re.search(pat, t):
-            return spdx
-    return None
-
-
-def _is_license_file(path: str) -> bool:
-    base = path.rsplit("/", 1)[-1].lower()
-    return "/" not in path and (base.startswith("license") or base.startswith("licence") or base.startswith("copying"))
 
 
 # ------------------------------------------------------------------ rows
@@ -242,7 +103,7 @@ def file_row(source, fkey: str, repo: str | None, path: str | None, *, data: byt
     else:
         out_text = text
     return {"id": stable_id(source.name, key), "source": source.name, "kind": "code", "text": out_text,
-            "url": url, "license": license, "meta": _json(meta), "reason": reason}
+            "url": url, "license": license, "meta": meta_json(meta), "reason": reason}
 
 
 # ------------------------------------------------------------------ dumps
@@ -301,12 +162,12 @@ def _dump_row(rec, source, fkey: str, n: int) -> dict:
     if "__bad_line__" in rec:
         return {"id": stable_id(source.name, f"{fkey}:{rec['__bad_line__']}"), "source": source.name,
                 "kind": "code", "text": rec["__raw__"].decode("utf-8", "replace"),
-                "meta": _json({"file": fkey, "row": rec["__bad_line__"]}), "reason": rec["__reason__"]}
+                "meta": meta_json({"file": fkey, "row": rec["__bad_line__"]}), "reason": rec["__reason__"]}
     content = rec.get(source.content_field)
     repo, p = rec.get(source.repo_field), rec.get(source.path_field)
     if content is None:
         return {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name, "kind": "code",
-                "meta": _json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
+                "meta": meta_json({"file": fkey, "row": n, "repo": repo, "path": p}), "reason": "read:no_text"}
     head = rec.get("max_stars_repo_head_hexsha")
     url = (f"https://github.com/{repo}/blob/{head}/{p}"
            if repo and p and head and re.match(r"^[\w.-]+/[\w.-]+$", str(repo)) else None)
@@ -321,7 +182,7 @@ def _dump_row(rec, source, fkey: str, n: int) -> dict:
 # ------------------------------------------------------------------ trees and archives
 
 
-def _archive_stem(path: str) -> str:
+def archive_stem(path: str) -> str:
     base = os.path.basename(path.rstrip("/"))
     for ext in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip"):
         if base.lower().endswith(ext):
@@ -333,7 +194,7 @@ def _skip_path(rel: str) -> bool:
     return any(part in SKIP_DIRS for part in rel.split("/")[:-1]) or rel.split("/")[-1] in SKIP_DIRS
 
 
-def _common_top(names: list[str]) -> str | None:
+def common_top(names: list[str]) -> str | None:
     tops = {n.split("/", 1)[0] for n in names}
     if len(tops) == 1 and all("/" in n for n in names):
         return tops.pop()
@@ -358,15 +219,15 @@ def read_tree(path: str, source) -> Iterator[pa.RecordBatch]:
     repo = os.path.basename(root)
     license = None
     for rel, size, opener in _tree_entries(root):
-        if _is_license_file(rel) and size < 200_000:
+        if is_license_file(rel) and size < 200_000:
             with opener() as f:
                 license = detect_license(f.read().decode("utf-8", "replace"))
             if license:
                 break
-    yield from _emit(source, fkey, repo, license, _tree_entries(root), strip=None)
+    yield from emit_files(source, fkey, repo, license, _tree_entries(root), strip=None)
 
 
-def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool = False) -> Iterator[pa.RecordBatch]:
+def emit_files(source, fkey, repo, license, entries, strip: str | None, quiet: bool = False) -> Iterator[pa.RecordBatch]:
     out = RowBatcher()
     for rel, size, opener in entries:
         if strip:
@@ -384,7 +245,7 @@ def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool =
                 if quiet:   # the archive-level error row already counts it
                     continue
                 row = {"id": stable_id(source.name, f"{repo}/{rel}:unreadable"), "source": source.name,
-                       "kind": "code", "meta": _json({"repo": repo, "path": rel, "file": fkey, "error": str(e)[:300]}),
+                       "kind": "code", "meta": meta_json({"repo": repo, "path": rel, "file": fkey, "error": str(e)[:300]}),
                        "reason": "read:truncated" if isinstance(e, EOFError) else "read:bad_archive"}
                 b = out.add(row)
                 if b is not None:
@@ -403,41 +264,40 @@ def _emit(source, fkey, repo, license, entries, strip: str | None, quiet: bool =
 
 def read_zip(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
-    repo = _archive_stem(path)
+    repo = archive_stem(path)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        yield _archive_error(source, fkey, path, e, [])
+        yield archive_error(source, fkey, path, e, [])
         return
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir() and not _zip_is_link(i)]
         names = [i.filename for i in infos]
-        strip = _common_top(names)
+        strip = common_top(names)
         license = None
         for i in infos:
             rel = i.filename[len(strip) + 1:] if strip else i.filename
-            if _is_license_file(rel) and i.file_size < 200_000:
+            if is_license_file(rel) and i.file_size < 200_000:
                 try:
                     license = detect_license(zf.read(i).decode("utf-8", "replace"))
                 except Exception:   # noqa: BLE001
                     license = None
                 break
         entries = ((i.filename, i.file_size, (lambda i=i: zf.open(i))) for i in infos)
-        yield from _emit(source, fkey, repo, license, entries, strip)
+        yield from emit_files(source, fkey, repo, license, entries, strip)
 
 
 def _zip_is_link(info) -> bool:
     return (info.external_attr >> 16) & 0o170000 == 0o120000
 
 
-def _archive_error(source, fkey, path, e, names) -> pa.RecordBatch:
+def archive_error(source, fkey, path, e, names) -> pa.RecordBatch:
     reason = "read:truncated" if isinstance(e, EOFError) or "unexpected end" in str(e).lower() else "read:bad_archive"
     return read_batch([{"id": stable_id(source.name, f"{fkey}:archive_error"), "source": source.name, "kind": "code",
-                        "meta": _json({"file": fkey, "error": f"{type(e).__name__}: {str(e)[:300]}",
+                        "meta": meta_json({"file": fkey, "error": f"{type(e).__name__}: {str(e)[:300]}",
                                        "files_listed": len(names)}), "reason": reason}])
 
 
-@reader("code")
 def read_code(path: str, source) -> Iterator[pa.RecordBatch]:
     if os.path.isdir(path):
         yield from read_tree(path, source)
@@ -445,7 +305,7 @@ def read_code(path: str, source) -> Iterator[pa.RecordBatch]:
     low = path.lower()
     if os.path.getsize(path) == 0:
         yield read_batch([{"id": stable_id(source.name, f"{relative_key(path, source)}:empty"), "source": source.name,
-                           "kind": "code", "meta": _json({"file": relative_key(path, source)}),
+                           "kind": "code", "meta": meta_json({"file": relative_key(path, source)}),
                            "reason": "read:empty_file"}])
         return
     with open(path, "rb") as f:

@@ -15,8 +15,9 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from engine.readers import _json, relative_key
-from engine.readers.code import _archive_error, _archive_stem, _common_top, _emit, _is_license_file, detect_license
+from engine.readers.common import meta_json, relative_key
+from engine.readers.code import archive_error, archive_stem, common_top, emit_files
+from engine.readers.code_files import detect_license, is_license_file
 from engine.schema import read_batch, stable_id
 
 _ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error)
@@ -24,7 +25,7 @@ _ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error)
 
 def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
-    repo = _archive_stem(path)
+    repo = archive_stem(path)
     names, license_text, gaps, broken = [], None, [], False
     try:
         with tarfile.open(path, "r:*", ignore_zeros=True) as tf:
@@ -35,21 +36,21 @@ def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
                 end = m.offset_data + (-(-m.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE if m.isreg() else 0)
                 if m.isfile():
                     names.append(m.name.lstrip("./"))
-                    if _is_license_file(names[-1].split("/", 1)[-1] if "/" in names[-1] else names[-1]) \
+                    if is_license_file(names[-1].split("/", 1)[-1] if "/" in names[-1] else names[-1]) \
                             and m.size < 200_000 and license_text is None:
                         license_text = tf.extractfile(m).read().decode("utf-8", "replace")
             gaps = [g for g in gaps if not _zeros(tf.fileobj, *g)]   # zeros: concatenated archives, padding
     except _ERRORS as e:
         broken = True
-        yield _archive_error(source, fkey, path, e, names)
+        yield archive_error(source, fkey, path, e, names)
         if not names:
             return
     if gaps:
         yield read_batch([{"id": stable_id(source.name, f"{fkey}@{a}:damaged"), "source": source.name, "kind": "code",
-                           "meta": _json({"file": fkey, "offset": a, "bytes_skipped": b - a,
+                           "meta": meta_json({"file": fkey, "offset": a, "bytes_skipped": b - a,
                                           "detail": "damaged member header; read on from the next one"}),
                            "reason": "read:bad_archive"} for a, b in gaps])
-    strip = _common_top(names)
+    strip = common_top(names)
     license = detect_license(license_text) if license_text else None
 
     def entries():
@@ -60,7 +61,7 @@ def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
                         yield m.name.lstrip("./"), m.size, (lambda m=m: _Closing(tf.extractfile(m)))
         except _ERRORS:
             return   # reported by pass 1
-    yield from _emit(source, fkey, repo, license, entries(), strip, quiet=broken)
+    yield from emit_files(source, fkey, repo, license, entries(), strip, quiet=broken)
 
 
 def _zeros(f, start: int, stop: int) -> bool:

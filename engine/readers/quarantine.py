@@ -10,7 +10,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from engine.readers import _json
+from engine.readers.common import meta_json
 from engine.schema import stable_id
 
 
@@ -33,7 +33,7 @@ def error_row(source, key: str, e: BaseException, kind: str | None = None, text:
     """The quarantine row of one record that raised; `key` is the record's own key (its id's key)."""
     meta["error"] = error_text(e)
     return {"id": stable_id(source.name, key), "source": source.name, "kind": kind, "text": text,
-            "meta": _json(meta), "reason": error_reason(e)}
+            "meta": meta_json(meta), "reason": error_reason(e)}
 
 
 def guarded(make: Callable[[], dict | None], source, key: str, kind: str | None = None, **meta) -> dict | None:

@@ -5,25 +5,24 @@ a value that makes the conversion raise: `read:error:<Exception>`) is quarantine
 from __future__ import annotations
 
 import json
-import os
 from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.readers import BATCH_ROWS, _json, open_maybe_compressed, reader, relative_key
+from engine.readers.common import BATCH_ROWS, meta_json, open_maybe_compressed, relative_key
 from engine.readers.quarantine import batch_records, error_reason, error_row, error_text, guarded
 from engine.schema import read_batch, stable_id
+from engine.settings import settings
 
-# A document above this many bytes is quarantined as `read:too_large` (text: a 2,000-byte excerpt) without
-# being held in memory whole; `max_doc_bytes` on a source overrides it, and so does $TAMIS_MAX_DOC_BYTES.
-# Batches also flush at BATCH_BYTES, so a batch of big documents stays far below Arrow's 2 GB buffers.
-MAX_DOC_BYTES = int(os.environ.get("TAMIS_MAX_DOC_BYTES", 10_000_000))
+# Batches flush at BATCH_BYTES, so a batch of big documents stays far below Arrow's 2 GB buffers.
 BATCH_BYTES = 64 * 1024 * 1024
 
 
 def max_doc_bytes(source) -> int:
-    return getattr(source, "max_doc_bytes", None) or MAX_DOC_BYTES
+    """A document above this many bytes is quarantined as `read:too_large` (text: a 2,000-byte excerpt) without
+    being held in memory whole: the source's `max_doc_bytes`, else $TAMIS_MAX_DOC_BYTES (10 MB)."""
+    return getattr(source, "max_doc_bytes", None) or settings().max_doc_bytes
 
 
 def _as_str(v):
@@ -46,12 +45,12 @@ def record_row(rec: dict, source, fkey: str, n: int) -> dict:
         })
     row = {"id": stable_id(source.name, key), "source": source.name, "kind": source.doc_kind,
            "url": _as_str(rec.get(source.url_field)), "license": _as_str(rec.get(source.license_field)),
-           "meta": _json(meta)}
+           "meta": meta_json(meta)}
     if not isinstance(text, str):
         row.update(text=_as_str(text), reason="read:no_text" if text is None else "read:text_not_string")
     elif len(text) > max_doc_bytes(source) // 4 and len(text.encode("utf-8", "surrogatepass")) > max_doc_bytes(source):
         meta["bytes"] = len(text.encode("utf-8", "surrogatepass"))
-        row.update(text=text[:2000], reason="read:too_large", meta=_json(meta))
+        row.update(text=text[:2000], reason="read:too_large", meta=meta_json(meta))
     else:
         row["text"] = text
     return row
@@ -75,11 +74,11 @@ def read_jsonl(path: str, source) -> Iterator[pa.RecordBatch]:
                             break
                     n += 1
                     rows.append({**_bad(source, fkey, n, line, "read:too_large"),
-                                 "meta": _json({"file": fkey, "row": n, "bytes": size})})
+                                 "meta": meta_json({"file": fkey, "row": n, "bytes": size})})
                     continue
             except (EOFError, OSError) as e:   # truncated gzip/zstd: keep what was read, count the rest
                 rows.append({"id": stable_id(source.name, f"{fkey}:truncated"), "source": source.name,
-                             "meta": _json({"file": fkey, "row": n + 1, "error": str(e)[:300]}),
+                             "meta": meta_json({"file": fkey, "row": n + 1, "error": str(e)[:300]}),
                              "reason": "read:truncated"})
                 break
             if not line:
@@ -119,7 +118,7 @@ def _bad(source, fkey, n, raw: bytes, reason, error: BaseException | None = None
     if error is not None:
         meta["error"] = error_text(error)
     return {"id": stable_id(source.name, f"{fkey}:{n}"), "source": source.name,
-            "text": raw[:2000].decode("utf-8", "replace"), "meta": _json(meta), "reason": reason}
+            "text": raw[:2000].decode("utf-8", "replace"), "meta": meta_json(meta), "reason": reason}
 
 
 def read_parquet(path: str, source) -> Iterator[pa.RecordBatch]:
@@ -146,16 +145,6 @@ def _parquet_row(rec, source, fkey: str, n: int) -> dict:
 
 
 
-@reader("jsonl")
-def _jsonl(path, source):
-    return read_jsonl(path, source)
-
-
-@reader("parquet")
-def _parquet(path, source):
-    return read_parquet(path, source)
-
-
-@reader("synthetic")
-def _synthetic(path, source):
+def read_synthetic(path: str, source) -> Iterator[pa.RecordBatch]:
+    """A `synthetic` source's file: Parquet by its extension, JSONL otherwise."""
     return read_parquet(path, source) if path.endswith(".parquet") else read_jsonl(path, source)

@@ -37,7 +37,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from engine.readers import BATCH_ROWS, _json, reader
+from engine.readers.common import BATCH_ROWS, meta_json
 from engine.readers.quarantine import error_row, guarded
 from engine.schema import read_batch, stable_id
 
@@ -220,13 +220,12 @@ def _rows_by_line(path: str, after: int, errors: list):
         errors.append((fname, start, why))
 
 
-@reader("stackexchange")
 def read_stackexchange(path: str, source) -> Iterator[pa.RecordBatch]:
     site, folder = _site_files(path)
     posts = os.path.join(folder, "Posts.xml") if os.path.isdir(path.rstrip("/")) else path
     if not os.path.exists(posts):
         yield read_batch([{"id": stable_id(source.name, f"{site}:missing_posts"), "source": source.name,
-                           "kind": "qa", "meta": _json({"site": site, "path": path}),
+                           "kind": "qa", "meta": meta_json({"site": site, "path": path}),
                            "reason": "read:missing_posts"}])
         return
     tmpdir = tempfile.mkdtemp(prefix="tamis-se-")
@@ -256,7 +255,7 @@ def _read_site(db, site, folder, posts_path, source) -> Iterator[pa.RecordBatch]
     for fname, line, msg in errors:
         rows.append({"id": stable_id(source.name, f"{site}/{fname}:{line}:xml_error"), "source": source.name,
                      "kind": "qa", "text": None, "reason": "read:xml_error",
-                     "meta": _json({"site": site, "file": fname, "line": line, "error": msg})})
+                     "meta": meta_json({"site": site, "file": fname, "line": line, "error": msg})})
     cur = db.cursor()
     for qid, title, qtext, meta_s, qlic in db.execute("SELECT id, title, text, meta, license FROM q ORDER BY id"):
         rows.append(guarded(lambda: _question_doc(cur, source, site, qid, title, qtext, meta_s, qlic), source,
@@ -281,7 +280,7 @@ def _load_posts(db, site, posts_path, source, errors) -> list[dict]:
         info = {"site": site, "file": posts_file, "line": line, "post_id": r.get("Id")}
         if _int(r.get("Id")) is None:
             bad.append({"id": stable_id(source.name, key), "source": source.name, "kind": "qa", "text": None,
-                        "meta": _json(info), "reason": "read:bad_post_id"})
+                        "meta": meta_json(info), "reason": "read:bad_post_id"})
             continue
         try:
             table, values = _post_values(r, site, posts_file)
@@ -383,7 +382,7 @@ def _question_doc(cur, source, site, qid, title, qtext, meta_s, qlic) -> dict:
     lic = sorted({x for x in licenses if x})
     return {"id": stable_id(source.name, f"{site}/{qid}"), "source": source.name, "kind": "qa",
             "text": SEPARATOR.join(p for p in parts if p), "url": f"https://{site}/questions/{qid}",
-            "license": ", ".join(lic) if lic else None, "meta": _json(meta)}
+            "license": ", ".join(lic) if lic else None, "meta": meta_json(meta)}
 
 
 def _comments(cur, post_id: int) -> str:

@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.settings import settings
 from engine.spark.cluster_auth import (AUTH_FILE, MASTER_OPTS, WORKER_OPTS, UnsafeStateDir, listening_ports,
                                  secure_state_dir, write_auth_conf)
 
@@ -38,7 +39,7 @@ class ClusterError(RuntimeError):
 
 
 def default_state_dir() -> str:
-    return os.environ.get("TAMIS_CLUSTER_DIR") or os.path.join(os.path.expanduser("~"), ".tamis", "cluster")
+    return settings().cluster_dir
 
 
 @dataclass

@@ -13,7 +13,8 @@ Input: the document columns (`id`, `text`, `source`, `kind`, `lang`, `url`, `met
 How (all DataFrame operations; the driver only ever sees "did anything change" scalars):
 
 1. features, one `mapInArrow` pass over the taking-part rows: exact key = xxh3-128 of the text after NFKC,
-   lowercase, whitespace collapsed and trimmed; MinHash signature (engine.dedup.minhash) cut into band keys.
+   lowercase, whitespace collapsed and trimmed; MinHash signature (engine.dedup.minhash) cut into band keys
+   (the per-batch work: engine.dedup.batches).
 2. exact: within (scope, key) every copy links to the group's smallest id (star edges). Only that smallest
    id goes on to MinHash: its copies follow it through the components. `exact_url` adds the same star edges
    over the URL (trimmed, fragment dropped): documents fetched from one URL count as copies whatever their text.
@@ -22,10 +23,10 @@ How (all DataFrame operations; the driver only ever sees "did anything change" s
 4. verify (default on): candidates come from bands chosen for `threshold - 0.2` (engine.dedup.minhash.VERIFY_MARGIN);
    each candidate edge is kept only if the true Jaccard of the two shingle sets is >= threshold. Candidates
    are grouped by hub, so a hub's shingles are computed once and the texts are streamed, not held.
-5. connected components of all edges: up to LOCAL_CC_MAX_EDGES distinct edges, in one task (scipy);
-   above, alternating large-star / small-star (Kiveris et al. 2014) on DataFrames, lineage cut every round,
-   until the edges form stars around each component's smallest id. Both give every node its component's
-   smallest id.
+5. connected components of all edges (engine.spark.components): up to LOCAL_CC_MAX_EDGES distinct edges,
+   in one task (scipy); above, alternating large-star / small-star (Kiveris et al. 2014) on DataFrames,
+   lineage cut every round, until the edges form stars around each component's smallest id. Both give every
+   node its component's smallest id.
 6. survivor per component by `spec.keep`, ties (and missing values) by smallest id:
    - first: smallest id; quality: highest `keep_signal` (null last); source: order of `keep_sources`
      (unlisted sources after, in id order);
@@ -40,26 +41,18 @@ expensive to recompute (the pipeline's stage checkpoints do).
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from engine.dedup import minhash as mh
+from engine.dedup.batches import SCHEME, features_batch, verify_batch
+from engine.dedup.estimate import dedup_sizes
+from engine.spark.components import connected_components, cut
 from engine.spark.ids import refuse_repeated_ids
 from engine.spec import DedupSpec
 
 DATE_KEYS = ("date", "crawl_date", "warc_date")
-SCHEME = "affine32"          # datasketch 2.0's default: 32-bit signatures, half the bytes of affine64
-MAX_CC_ROUNDS = 100          # large-star/small-star needs O(log^2 n) rounds; this is a safety net
-# Up to this many distinct edges, components are found in one task (scipy over the edge list; measured
-# 2.3 CPU-s and +220 MB peak for 1 M random edges on 1 M ids): one Spark job instead of 3 per
-# large-star/small-star round, whose fixed costs dominate small and medium runs. Above it, the distributed rounds.
-LOCAL_CC_MAX_EDGES = 2_000_000
 
 
 # ---------------------------------------------------------------- entry point
@@ -69,7 +62,7 @@ def dedup(df: DataFrame, spec: DedupSpec) -> DataFrame:
     (see the module docstring). Lazy but for a few checkpoints: the work runs when the result is used."""
     ranks = _rank_columns(df, spec)
     active = df.where(F.col("reason").isNull())
-    feats = _cut(_with_exact_hub(_features(active, spec, ranks), spec))
+    feats = cut(_with_exact_hub(_features(active, spec, ranks), spec))
     refuse_repeated_ids(feats, "dedup")          # a repeated id would multiply rows in every join below
     edges = []
     if spec.exact:
@@ -82,7 +75,7 @@ def dedup(df: DataFrame, spec: DedupSpec) -> DataFrame:
         first_copy = F.col("_text_hub").isNull() | (F.col("_text_hub") == F.col("id"))
         cands = _lsh_candidates(feats.where(F.col("_bands").isNotNull() & first_copy))
         if spec.minhash.verify:
-            cands = _verify(_cut(cands), active, spec.minhash.threshold, spec.minhash.ngram)
+            cands = _verify(cut(cands), active, spec.minhash.threshold, spec.minhash.ngram)
         edges.append(cands.select("src", "dst"))
 
     clusters = None
@@ -149,36 +142,9 @@ def _features(active: DataFrame, spec: DedupSpec, ranks) -> DataFrame:
     def run(batches):
         hasher = mh.MinHasher(params[0], params[1], SCHEME) if params else None
         for batch in batches:
-            yield _features_batch(batch, keep_cols, exact, hasher, params)
+            yield features_batch(batch, keep_cols, exact, hasher, params)
 
     return src.mapInArrow(run, out_schema)
-
-
-def _features_batch(batch: pa.RecordBatch, keep_cols, exact: bool, hasher, params) -> pa.RecordBatch:
-    import xxhash
-
-    n = batch.num_rows
-    text = batch.column("text")
-    norm = mh.normalize(text) if exact or hasher is not None else None
-    cols = [batch.column(c) for c in keep_cols]
-    if exact:
-        # whitespace collapsed for the exact key only: shingles ignore whitespace anyway
-        collapsed = pc.utf8_trim_whitespace(pc.replace_substring_regex(norm, r"[[:space:]]+", " "))
-        digests = [xxhash.xxh3_128_digest(b) for b in collapsed.cast(pa.binary()).to_pylist()]
-        text_key = pa.array(digests, pa.binary())
-        text_key = pc.if_else(pc.is_null(text), pa.scalar(None, pa.binary()), text_key)
-    else:
-        text_key = pa.nulls(n, pa.binary())
-    if hasher is not None:
-        _, _, ngram, bands, rows = params
-        sigs, n_sh = hasher.text_signatures(norm, mh.char_mode(batch.column("lang")), ngram, normalized=True)
-        keys = mh.band_keys(sigs, bands, rows)
-        offsets = pa.array(np.arange(0, (n + 1) * bands, bands, dtype=np.int32))
-        # a document without shingles (empty text) has no signature to compare
-        band_col = pa.ListArray.from_arrays(offsets, pa.array(keys.ravel()), mask=pa.array(n_sh == 0))
-    else:
-        band_col = pa.nulls(n, pa.list_(pa.int64()))
-    return pa.RecordBatch.from_arrays(cols + [text_key, band_col], names=keep_cols + ["_text_key", "_bands"])
 
 
 # ---------------------------------------------------------------- 2-3. exact groups, LSH buckets: star edges
@@ -224,111 +190,10 @@ def _verify(cands: DataFrame, active: DataFrame, threshold: float, ngram: int) -
     def run(batches):
         state = {"hub": None, "set": None}
         for batch in batches:
-            yield _verify_batch(batch, state, threshold, ngram)
+            yield verify_batch(batch, state, threshold, ngram)
 
     out = rows.mapInArrow(run, "src string, dst string, jaccard double")
     return out.where(F.col("jaccard") >= F.lit(threshold))
-
-
-def _verify_batch(batch: pa.RecordBatch, state: dict, threshold: float, ngram: int) -> pa.RecordBatch:
-    hubs = batch.column("hub").to_pylist()
-    members = batch.column("member").to_pylist()
-    hashes, offsets = mh.shingle_hashes(batch.column("text"), mh.char_mode(batch.column("lang")), ngram)
-    src, dst, jac = [], [], []
-    for i, (hub, member) in enumerate(zip(hubs, members)):
-        shingles = np.unique(hashes[offsets[i]:offsets[i + 1]])
-        if member is None:                       # the hub's own row comes first in its group
-            state["hub"], state["set"] = hub, shingles
-            continue
-        if hub != state["hub"]:
-            raise RuntimeError(f"dedup verify: rows of hub {hub!r} arrived before the hub itself")
-        inter = len(np.intersect1d(state["set"], shingles, assume_unique=True))
-        union = len(state["set"]) + len(shingles) - inter
-        src.append(member)
-        dst.append(hub)
-        jac.append(inter / union if union else 0.0)
-    return pa.RecordBatch.from_arrays([pa.array(src, pa.string()), pa.array(dst, pa.string()),
-                                       pa.array(jac, pa.float64())], names=["src", "dst", "jaccard"])
-
-
-# ---------------------------------------------------------------- 5. connected components
-
-def connected_components(edges: DataFrame, max_rounds: int = MAX_CC_ROUNDS) -> DataFrame:
-    """(src, dst) undirected edges -> (id, root) for every node on an edge; root = smallest id of its component.
-
-    Up to `LOCAL_CC_MAX_EDGES` distinct edges: one task (`_local_components`). Otherwise alternating
-    large-star and small-star (Kiveris, Lattanzi, Mirrokni, Rastogi, Vassilvitskii: "Connected Components in
-    MapReduce and Beyond", SoCC 2014). Edges are kept as (hi, lo) with hi > lo. Done when the
-    graph is a forest of stars centred on each component's minimum: no node has two smaller neighbours, or a
-    smaller and a larger one. That test comes from the same per-node aggregate large-star needs anyway;
-    the driver only learns whether any node fails it.
-    """
-    e = _cut(edges.where(F.col("src") != F.col("dst"))
-             .select(F.greatest("src", "dst").alias("hi"), F.least("src", "dst").alias("lo")).distinct())
-    if e.count() <= LOCAL_CC_MAX_EDGES:
-        return _cut(e.repartition(1).mapInArrow(_local_components, "id string, root string"))
-    for _ in range(max_rounds):
-        nbrs = e.select(F.col("hi").alias("u"), F.col("lo").alias("v")).unionByName(
-            e.select(F.col("lo").alias("u"), F.col("hi").alias("v")))
-        stats = _cut(nbrs.groupBy("u").agg(
-            F.least(F.min("v"), F.col("u")).alias("m"),
-            F.sum((F.col("v") < F.col("u")).cast("int")).alias("n_lo"),
-            F.max((F.col("v") > F.col("u")).cast("int")).alias("has_hi")))
-        if stats.where((F.col("n_lo") > 1) | ((F.col("n_lo") == 1) & (F.col("has_hi") == 1))).isEmpty():
-            break
-        e = _cut(_small_star(_large_star(nbrs, stats)))
-    else:
-        raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
-    return e.select(F.col("hi").alias("id"), F.col("lo").alias("root")).unionByName(
-        e.select(F.col("lo").alias("id"), F.col("lo").alias("root")).distinct())
-
-
-def _local_components(batches):
-    """mapInArrow over all (hi, lo) edges in one task: (id, root) for every node, root = smallest id.
-
-    Ids are ranked in byte order (Spark's string order), components come from scipy's connected_components,
-    and each component's root is its smallest rank: the same answer as the distributed rounds."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components as scipy_components
-
-    batches = list(batches)
-    if not batches or not sum(b.num_rows for b in batches):
-        return
-    t = pa.Table.from_batches(batches)
-    ends = pa.chunked_array(t.column("hi").chunks + t.column("lo").chunks).combine_chunks()
-    enc = ends.dictionary_encode()
-    ids = enc.dictionary
-    order = pc.sort_indices(ids).to_numpy()                    # binary order of UTF-8 bytes, as Spark's
-    rank = np.empty(len(ids), np.int64)
-    rank[order] = np.arange(len(ids))
-    node = rank[enc.indices.to_numpy()]
-    m = t.num_rows
-    n = len(ids)
-    graph = coo_matrix((np.ones(m, np.int8), (node[:m], node[m:])), shape=(n, n))
-    _, label = scipy_components(graph, directed=False)
-    root = np.full(label.max() + 1, n, np.int64)
-    np.minimum.at(root, label, np.arange(n))                   # nodes are numbered by rank: min = smallest id
-    sorted_ids = pc.array_take(ids, pa.array(order))
-    step = 1 << 16
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        roots = pc.array_take(sorted_ids, pa.array(root[label[lo:hi]]))
-        yield pa.RecordBatch.from_arrays([sorted_ids.slice(lo, hi - lo), roots], names=["id", "root"])
-
-
-def _large_star(nbrs: DataFrame, stats: DataFrame) -> DataFrame:
-    """Each node u hands its larger neighbours to the smallest node of its neighbourhood m(u)."""
-    return (nbrs.where(F.col("v") > F.col("u")).join(stats.select("u", "m"), "u")
-            .select(F.col("v").alias("hi"), F.col("m").alias("lo")))
-
-
-def _small_star(e: DataFrame) -> DataFrame:
-    """Each node u links itself and its smaller neighbours to the smallest of them."""
-    m = F.min("lo").over(Window.partitionBy("hi"))
-    e = e.select("hi", "lo", m.alias("m"))
-    return (e.select(F.col("hi"), F.col("m").alias("lo"))
-            .unionByName(e.where(F.col("lo") != F.col("m")).select(F.col("lo").alias("hi"), F.col("m").alias("lo")))
-            .distinct())
 
 
 # ---------------------------------------------------------------- 6. survivors, output
@@ -365,17 +230,6 @@ def _apply(df: DataFrame, clusters: DataFrame | None) -> DataFrame:
                          cluster.alias("dup_cluster"), F.when(taking_part, size).alias("dup_cluster_size"))
 
 
-def _cut(df: DataFrame) -> DataFrame:
-    """Materialize and truncate the lineage (iterations would otherwise grow the plan every round).
-
-    A reliable checkpoint when the session has a checkpoint dir (survives executor loss), else a local one.
-    """
-    sc = df.sparkSession.sparkContext
-    if sc.getCheckpointDir():
-        return df.checkpoint(eager=True)
-    return df.localCheckpoint(eager=True)
-
-
 # ---------------------------------------------------------------- estimate for `tamis plan`
 
 def estimate(spec: DedupSpec, n_docs: int | None = None, text_bytes: int | None = None, *,
@@ -394,45 +248,5 @@ def estimate(spec: DedupSpec, n_docs: int | None = None, text_bytes: int | None 
         row = s.agg(F.count(F.lit(1)).alias("n"), F.sum(F.octet_length("text")).alias("b")).first()
         n_docs = int(round((row["n"] or 0) / sample_fraction))
         text_bytes = int(round((row["b"] or 0) / sample_fraction))
-    if n_docs is None or text_bytes is None:
-        raise ValueError("estimate needs n_docs and text_bytes, or a sample DataFrame")
-    n, avg = max(0, int(n_docs)), (text_bytes / n_docs if n_docs else 0.0)
-    m = spec.minhash
-    bands = rows = num_perm = 0
-    if m is not None:
-        bands, rows = mh.lsh_params(m.threshold, m.num_perm, m.bands, m.rows, verify=m.verify)
-        num_perm = m.num_perm
-    id_b, row_hdr = 40, 8                         # a 32-char id in an UnsafeRow; null bitset
-    feature_row = row_hdr + 8 * 7 + 2 * id_b + 16 + 24 + (16 + 8 * bands if m else 0)
-    out = {"docs": n, "text_bytes": int(text_bytes), "bands": bands, "rows": rows, "num_perm": num_perm,
-           "features_bytes": n * feature_row}
-    out["exact_shuffle_bytes"] = n * feature_row if spec.exact else 0      # the exact-key window
-    out["url_shuffle_bytes"] = n * (row_hdr + 24 + id_b + 64) if spec.exact_url else 0
-    band_row = row_hdr + 8 * 4 + id_b + 8
-    out["signature_bytes"] = n * num_perm * 4     # computed in the Python workers, never shuffled
-    out["band_key_shuffle_bytes"] = n * bands * band_row
-    edge_row = row_hdr + 16 + 2 * id_b
-    cand = int(n * dup_fraction * 1.5) if m else 0
-    exact_edges = int(n * dup_fraction * 0.5) if spec.exact else 0
-    out["candidate_edges"] = cand
-    out["candidate_edge_bytes"] = cand * edge_row
-    out["verify_shuffle_bytes"] = int(cand * 1.3 * (avg + row_hdr + 32 + 2 * id_b)) if m and m.verify else 0
-    edges = cand + exact_edges
-    rounds = 2 + max(1, math.ceil(math.log2(max(2, n * dup_fraction))) // 4)
-    out["cc_rounds"] = rounds
-    out["cc_shuffle_bytes"] = edges * edge_row * 5 * rounds   # both directions, join, window, distinct
-    out["final_join_shuffle_bytes"] = int(text_bytes + n * 256)
-    keys = ["exact_shuffle_bytes", "url_shuffle_bytes", "band_key_shuffle_bytes", "candidate_edge_bytes",
-            "verify_shuffle_bytes", "cc_shuffle_bytes", "final_join_shuffle_bytes"]
-    out["total_shuffle_bytes"] = sum(out[k] for k in keys)
-    # Python worker: one Arrow batch (input, normalized copy, exact-key copy) + 1 MB text slices of numpy
-    # work (~60 bytes per text byte) + the batch's signatures
-    batch_bytes = min(n, records_per_batch) * avg
-    worker = 3 * batch_bytes + 60 * (1 << 20) + min(n, records_per_batch) * (num_perm * 4 + bands * 8) + 150e6
-    out["python_worker_mb"] = int(worker / 1e6)
-    biggest = max(out["band_key_shuffle_bytes"], out["verify_shuffle_bytes"], out["final_join_shuffle_bytes"])
-    parts = shuffle_partitions or max(1, math.ceil(biggest / 128e6))
-    out["shuffle_partitions"] = parts
-    # per executor core: a shuffle partition in memory twice (sort + window buffers), at least 512 MB
-    out["executor_memory_per_core_mb"] = int(max(512e6, 2 * biggest / parts + 256e6) / 1e6)
-    return out
+    return dedup_sizes(spec, n_docs, text_bytes, dup_fraction=dup_fraction, records_per_batch=records_per_batch,
+                       shuffle_partitions=shuffle_partitions)

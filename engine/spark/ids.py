@@ -89,9 +89,9 @@ def renamed_count():
     return F.sum(F.col("id").contains(SUFFIX).cast("long"))
 
 
-def add_renamed(manifest: dict, df: DataFrame, counts) -> None:
-    """Per source in `manifest`: `ids_renamed` (from `counts` rows with a `renamed` column) and
-    `ids_renamed_examples`, the first few renamed records by id (new id, file, position, the record's key)."""
+def renamed_ids(df: DataFrame, counts) -> dict[str, dict]:
+    """Per source: `ids_renamed` (from `counts` rows with a `renamed` column) and `ids_renamed_examples`, the
+    first few renamed records by id (new id, file, position, the record's key), for the manifest."""
     renamed: dict[str, int] = {}
     for r in counts:
         renamed[r["source"]] = renamed.get(r["source"], 0) + (r["renamed"] or 0)
@@ -106,9 +106,8 @@ def add_renamed(manifest: dict, df: DataFrame, counts) -> None:
         for r in rows:
             examples.setdefault(r["source"], []).append(
                 {"id": r["id"], "file": r["file"], "position": r["position"], "key": r["key"]})
-    for name, s in manifest["sources"].items():
-        s["ids_renamed"] = renamed.get(name, 0)
-        s["ids_renamed_examples"] = examples.get(name, [])
+    return {name: {"ids_renamed": n, "ids_renamed_examples": examples.get(name, [])}
+            for name, n in renamed.items()}
 
 
 def _cut(df: DataFrame) -> DataFrame:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.settings import settings as tamis_settings   # `settings` below is Spark conf
 from engine.spark.cluster_auth import use_auth_conf
 
 
@@ -69,33 +70,63 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
         os.environ.setdefault("JAVA_HOME", java_home())
     from pyspark.sql import SparkSession
 
-    preset: dict[str, str] = {}
     under_submit = submitted() and master is None
-    if under_submit:
-        from pyspark import SparkConf, SparkContext
-
-        SparkContext._ensure_initialized()          # connects to spark-submit's JVM, starts nothing
-        preset = dict(SparkConf().getAll())         # spark-submit's system properties: master, --conf
-        os.environ.setdefault("PYSPARK_PYTHON", preset.get("spark.pyspark.python", sys.executable))
-    else:
-        os.environ["PYSPARK_PYTHON"] = sys.executable
-        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-        # the workers must import engine/filters even when tamis runs from a checkout
-        root = str(Path(__file__).resolve().parents[2])
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH", "")] if p)
-
+    preset = _submitter_conf() if under_submit else {}
     if not under_submit:
-        master = master or os.environ.get("TAMIS_MASTER") or f"local[*,{LOCAL_MAX_FAILURES}]"
-        if master.startswith("local") or "://127.0.0.1:" in master or "://localhost:" in master:
-            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # loopback cluster: driver reachable there
-        use_auth_conf(master)      # a `tamis cluster up` master: its secret, from the 0600 file
-    effective_master = master or preset.get("spark.master", "")
-    settings = {
+        _embedded_python_env()
+        master = _embedded_master(master)
+    settings = _conf_defaults(master or preset.get("spark.master", ""), shuffle_partitions)
+    if not under_submit:
+        settings.update(_embedded_conf(master))
+    settings.update(conf or {})
+    builder = SparkSession.builder.appName(app_name)
+    if not under_submit:
+        builder = builder.master(master)
+    for k, v in settings.items():
+        if k not in preset:          # what spark-submit was told wins
+            builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    log_level = tamis_settings().spark_log_level
+    spark.sparkContext.setLogLevel(log_level or "ERROR")
+    if not log_level:
+        _quiet_task_failures(spark)
+    return spark
+
+
+def _submitter_conf() -> dict[str, str]:
+    """spark-submit's system properties (master, every --conf); connects to its JVM, starts nothing."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    preset = dict(SparkConf().getAll())
+    os.environ.setdefault("PYSPARK_PYTHON", preset.get("spark.pyspark.python", sys.executable))
+    return preset
+
+
+def _embedded_python_env() -> None:
+    """Driver and workers run this interpreter, and import engine/filters even when tamis runs from a checkout."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    root = str(Path(__file__).resolve().parents[2])
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [root, os.environ.get("PYTHONPATH", "")] if p)
+
+
+def _embedded_master(master: str | None) -> str:
+    master = master or tamis_settings().master or f"local[*,{LOCAL_MAX_FAILURES}]"
+    if master.startswith("local") or "://127.0.0.1:" in master or "://localhost:" in master:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # loopback cluster: driver reachable there
+    use_auth_conf(master)      # a `tamis cluster up` master: its secret, from the 0600 file
+    return master
+
+
+def _conf_defaults(master: str, shuffle_partitions: int | None) -> dict[str, str]:
+    """Every run's defaults, embedded or submitted."""
+    return {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_MAX_RECORDS),
         "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_MAX_BYTES),
         "spark.sql.execution.arrow.maxBytesPerOutputBatch": str(ARROW_MAX_BYTES),
-        "spark.sql.shuffle.partitions": str(shuffle_partitions or _default_partitions(effective_master)),
+        "spark.sql.shuffle.partitions": str(shuffle_partitions or _default_partitions(master)),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -106,32 +137,23 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
         "spark.task.maxFailures": "4",
         "spark.stage.maxConsecutiveAttempts": "4",
     }
-    if not under_submit:
-        log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
-        java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
-        if (master or "").startswith("local") and not os.environ.get("TAMIS_FULL_JIT"):
-            # Embedded runs are short: the C1 compiler alone saves the JVM's C2 compile time
-            # (bench: JVM CPU 46 -> 25 s, +41% docs per core). Clusters keep the full JIT.
-            java_opts += " -XX:TieredStopAtLevel=1"
-        settings.update({
-            "spark.driver.memory": os.environ.get("TAMIS_DRIVER_MEMORY", "2g"),
-            "spark.executorEnv.PYTHONPATH": os.environ["PYTHONPATH"],
-            "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
-            "spark.driver.extraJavaOptions": java_opts,
-            "spark.executor.extraJavaOptions": java_opts,
-        })
-    settings.update(conf or {})
-    builder = SparkSession.builder.appName(app_name)
-    if not under_submit:
-        builder = builder.master(master)
-    for k, v in settings.items():
-        if k not in preset:          # what spark-submit was told wins
-            builder = builder.config(k, v)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("TAMIS_SPARK_LOG_LEVEL", "ERROR"))
-    if not os.environ.get("TAMIS_SPARK_LOG_LEVEL"):
-        _quiet_task_failures(spark)
-    return spark
+
+
+def _embedded_conf(master: str) -> dict[str, str]:
+    """Embedded runs only: this machine's driver memory, Python, paths and log config."""
+    log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    if master.startswith("local") and not tamis_settings().full_jit:
+        # Embedded runs are short: the C1 compiler alone saves the JVM's C2 compile time, which a short run
+        # never earns back (figures: bench/README.md). Clusters keep the full JIT.
+        java_opts += " -XX:TieredStopAtLevel=1"
+    return {
+        "spark.driver.memory": tamis_settings().driver_memory,
+        "spark.executorEnv.PYTHONPATH": os.environ["PYTHONPATH"],
+        "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+    }
 
 
 # Embedded executors run in this JVM, and each failed task attempt logs its whole Python and Java stack

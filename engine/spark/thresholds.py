@@ -1,5 +1,6 @@
 """Thresholds that depend on the whole source (e.g. quality_classifier `top_percent`).
 
+A filter declares one by subclassing `filters.base.GlobalThreshold` (`global_quantile`, `with_threshold`).
 Such a filter scores in tag mode during annotate; afterwards the quantile of its signal over the source's
 kept documents is computed on Spark (approxQuantile: an aggregate, no documents on the driver), and its
 decision runs over the stored signals with that threshold. The decision replays from stored columns,
@@ -10,16 +11,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from filters.base import deferred
+
 QUANTILE_ERROR = 1e-4
-
-
-def deferred(filters) -> list:
-    return [f for f in filters if getattr(f, "global_quantile", None) is not None]
-
-
-def for_chain(filters) -> list:
-    """The filters as the per-batch chain runs them: deferred ones score only."""
-    return [f.model_copy(update={"mode": "tag"}) if f in deferred(filters) and f.mode == "drop" else f for f in filters]
 
 
 def apply_global_thresholds(df, spec) -> tuple:

@@ -16,7 +16,10 @@ import glob
 import os
 import re
 import sysconfig
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+
+from filters.registry import path_params
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _INNER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -102,6 +105,41 @@ def source_files(source) -> list[str]:
     return sorted(dict.fromkeys(out))
 
 
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int | None       # None: could not be stat'ed (gone meanwhile)
+    mtime: int | None
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A source with its inputs listed once per run: the stage key, the annotate tasks and the manifest all
+    use this list, so they cannot disagree about what was read."""
+    source: object
+    paths: tuple[str, ...]            # `source_files`: what the readers get (a file, or a site folder)
+    files: tuple[FileInfo, ...]       # every file under `paths` (a folder's content), for the stage key
+
+    @property
+    def sizes(self) -> dict[str, int | None]:
+        return {f.path: f.size for f in self.files}
+
+
+def _stat(f: str) -> FileInfo:
+    try:
+        st = os.stat(f)
+        return FileInfo(f, st.st_size, int(st.st_mtime))
+    except OSError:
+        return FileInfo(f, None, None)
+
+
+def resolve_source(source) -> ResolvedSource:
+    paths = tuple(source_files(source))
+    files = [_stat(f) for p in paths
+             for f in ([p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "**", "*"), recursive=True)))]
+    return ResolvedSource(source, paths, tuple(files))
+
+
 def writable_problem(p: str, what: str, start: str) -> str | None:
     """`start` (or the nearest folder above it that exists) must be a folder this process may write into.
 
@@ -122,13 +160,10 @@ def writable_problem(p: str, what: str, start: str) -> str | None:
 
 # ---------------------------------------------------------------- resolving a spec's paths
 
-FILTER_PATH_PARAMS = ("model", "benchmarks", "wordlists", "domain_lists")
-
-
 def filter_files(f) -> list[tuple[str, str]]:
-    """(parameter, path) of every file a filter names."""
+    """(parameter, path) of every file a filter names (its registry entry's `path_params`)."""
     out = []
-    for name in FILTER_PATH_PARAMS:
+    for name in path_params(f.kind):
         v = getattr(f, name, None)
         values = [v] if isinstance(v, str) else list(v.values()) if isinstance(v, dict) else v or []
         out += [(name, x) for x in values if isinstance(x, str)]
@@ -138,7 +173,7 @@ def filter_files(f) -> list[tuple[str, str]]:
 def _resolve_filter_paths(base: str, f):
     """Files named in filter parameters resolve against the spec's folder, like source paths."""
     update = {}
-    for name in FILTER_PATH_PARAMS:
+    for name in path_params(f.kind):
         v = getattr(f, name, None)
         if isinstance(v, str):
             update[name] = resolve(base, v)

@@ -30,7 +30,8 @@ SCAN_CHUNK = 1 << 20
 
 def read_block(stream, rec, want, bad):
     """Generator helper: read `rec`'s block (what `want` asks for into memory, the rest skipped) and yield
-    the record, or, for a damaged one, its `bad(...)` rows. `bad` is warc._Bad."""
+    the record, or, for a damaged one, its `bad(...)` rows. `bad` is records.Bad (passed in: records.py imports
+    this module)."""
     n = want(rec.fmt, rec.headers, rec.length)
     window = _Window() if rec.fmt == "warc" else None
     got_head = got_skip = 0

@@ -1,0 +1,160 @@
+"""The audit's views over a committed output, and the SQL plumbing every query shares.
+
+`open_output(path)` checks the output against its manifest, then registers, on a fresh in-memory DuckDB
+connection:
+
+- `docs`: the shards `<path>/*.parquet` (every column: document schema, filter signals, `epoch`)
+- `rejects`: `<path>/rejects/*.parquet` (`reason` = first failing rule, `reasons` = all of them)
+- `manifest`: `<path>/manifest.json` as one row (`read_json`), and flattened from it
+  `manifest_sources` (one row per source), `manifest_drops` (source, reason, docs) and
+  `manifest_leaves` (source, group, available/requested/realized tokens, realized docs, epochs)
+
+Columns are discovered from the Parquet schema (`columns`), so the queries in `engine.audit.queries` can say
+a section is absent (`missing`) instead of failing on an output without language ID, signals or dedup.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL")
+
+# columns of the empty views used when an output has no shards or no rejects folder
+_EMPTY_DOCS = {"id": "VARCHAR", "text": "VARCHAR", "source": "VARCHAR", "kind": "VARCHAR", "lang": "VARCHAR",
+               "lang_score": "DOUBLE", "n_tokens": "BIGINT", "url": "VARCHAR", "license": "VARCHAR",
+               "meta": "VARCHAR", "epoch": "INTEGER"}
+_EMPTY_REJECTS = {**{k: v for k, v in _EMPTY_DOCS.items() if k != "epoch"}, "reason": "VARCHAR",
+                  "reasons": "VARCHAR[]"}
+
+
+class AuditError(Exception):
+    """The path is not a tamis output, or its files do not match its manifest (one line for the CLI)."""
+
+
+# ---------------------------------------------------------------------------------------------- plumbing
+
+
+def _lit(s) -> str:
+    """A SQL string literal."""
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params=None) -> list[dict]:
+    """Run `sql` and fetch every row as a dict (fully fetched: the connection is free afterwards)."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def scalar(con, sql: str, params=None):
+    r = con.execute(sql, params or []).fetchall()
+    return r[0][0] if r else None
+
+
+def _empty_view(con, name: str, cols: dict[str, str]):
+    body = ", ".join(f"NULL::{t} AS {_ident(c)}" for c, t in cols.items())
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {body} WHERE false")
+
+
+def open_output(path: str | os.PathLike, checksums: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the views `docs`, `rejects`, `manifest`, `manifest_sources`,
+    `manifest_drops` and `manifest_leaves` over the output directory `path`.
+
+    An output with a manifest (or `_SUCCESS`) is refused unless its Parquet files are exactly the ones the
+    manifest lists, with their sizes and (`checksums`) sha256 (`engine.manifest_check`)."""
+    from engine.manifest_check import ManifestMismatch, check_output_files
+
+    p = Path(path)
+    if not p.is_dir():
+        raise AuditError(f"not a directory: {path}")
+    shards = sorted(p.glob("*.parquet"))
+    has_manifest = (p / "manifest.json").is_file()
+    if not shards and not has_manifest:
+        raise AuditError(f"not a tamis output (no *.parquet shards and no manifest.json): {path}")
+    if has_manifest or (p / "_SUCCESS").exists():
+        try:
+            check_output_files(str(p), checksums=checksums)
+        except ManifestMismatch as e:
+            raise AuditError(f"refusing to audit: {e}") from None
+    con = duckdb.connect()
+    register(con, p)
+    return con
+
+
+def register(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> None:
+    """Create (or replace) the audit views on `con` for the output directory `path`."""
+    p = Path(path).resolve()
+    if list(p.glob("*.parquet")):
+        con.execute(f"CREATE OR REPLACE VIEW docs AS SELECT * FROM "
+                    f"read_parquet({_lit(str(p / '*.parquet'))}, union_by_name = true)")
+    else:
+        _empty_view(con, "docs", _EMPTY_DOCS)
+    if list((p / "rejects").glob("*.parquet")):
+        con.execute(f"CREATE OR REPLACE VIEW rejects AS SELECT * FROM "
+                    f"read_parquet({_lit(str(p / 'rejects' / '*.parquet'))}, union_by_name = true)")
+    else:
+        _empty_view(con, "rejects", _EMPTY_REJECTS)
+    m = p / "manifest.json"
+    if m.is_file():
+        con.execute(f"CREATE OR REPLACE VIEW manifest AS SELECT * FROM read_json({_lit(str(m))})")
+        raw = f"(SELECT content::JSON AS j FROM read_text({_lit(str(m))}))"
+    else:
+        _empty_view(con, "manifest", {"name": "VARCHAR", "seed": "BIGINT"})
+        raw = "(SELECT '{}'::JSON AS j)"
+    con.execute(f"""CREATE OR REPLACE VIEW manifest_sources AS
+        SELECT s.key AS source, s.value->>'kind' AS kind,
+               (s.value->>'docs_read')::BIGINT AS docs_read,
+               (s.value->>'docs_unreadable')::BIGINT AS docs_unreadable,
+               (s.value->>'docs_kept')::BIGINT AS docs_kept,
+               (s.value->>'tokens_kept')::BIGINT AS tokens_kept,
+               (s.value->>'docs_written')::BIGINT AS docs_written,
+               (s.value->>'tokens_written')::BIGINT AS tokens_written,
+               (s.value->>'epochs_used')::BIGINT AS epochs_used
+        FROM {raw} m, json_each(m.j->'sources') s ORDER BY s.id""")
+    con.execute(f"""CREATE OR REPLACE VIEW manifest_drops AS
+        SELECT s.key AS source, d.key AS reason, (d.value)::BIGINT AS docs
+        FROM {raw} m, json_each(m.j->'sources') s, json_each(s.value->'docs_dropped') d ORDER BY s.id, d.id""")
+    con.execute(f"""CREATE OR REPLACE VIEW manifest_leaves AS
+        SELECT l.value->>'source' AS source, l.value->>'group' AS "group",
+               (l.value->>'available_tokens')::BIGINT AS available_tokens,
+               (l.value->>'requested_tokens')::BIGINT AS requested_tokens,
+               (l.value->>'realized_tokens')::BIGINT AS realized_tokens,
+               (l.value->>'realized_docs')::BIGINT AS realized_docs,
+               (l.value->>'epochs')::DOUBLE AS epochs
+        FROM {raw} m, json_each(m.j->'leaves') l ORDER BY l.id""")
+
+
+def columns(con, table: str = "docs") -> dict[str, str]:
+    """Column name -> DuckDB type of a view."""
+    return {r["column_name"]: r["column_type"] for r in rows(con, f"DESCRIBE {table}")}
+
+
+def _is_numeric(t: str) -> bool:
+    return t.upper() in NUMERIC_TYPES or t.upper().startswith("DECIMAL")
+
+
+def _unique(con, table: str = "docs") -> str:
+    """WHERE clause selecting each document once (first copy) from the shards."""
+    return "epoch = 0" if table == "docs" and "epoch" in columns(con, "docs") else "true"
+
+
+def missing(what: str, cols: list[str] | tuple[str, ...]) -> str:
+    """The one line a section prints when its columns are absent."""
+    return f"{what}: not in this output (no {' / '.join(f'`{c}`' for c in cols)} column)"
+
+
+def manifest_dict(con) -> dict:
+    """The manifest as a Python dict ({} when the output has none)."""
+    r = rows(con, "SELECT * FROM manifest LIMIT 1")
+    return r[0] if r else {}
+
+
+def _share(part, total):
+    return (part / total) if total else None

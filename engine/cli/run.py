@@ -1,0 +1,34 @@
+"""`tamis validate SPEC` and `tamis run SPEC`: check a spec; run its mix and print the summary."""
+from __future__ import annotations
+
+import click
+
+from engine.cli.common import console, exit_codes, load, master_option, out, spec_argument, verbose_option
+
+
+@click.command()
+@spec_argument
+def validate(spec):
+    """Check SPEC: schema, paths, filters. Exit 0 if valid, 2 if not (one line per problem)."""
+    s = load(spec)
+    n_filters = sum(len(src.filters) for src in s.sources)
+    out.print(f"{spec}: ok ({len(s.sources)} sources, {n_filters} filters, output {s.output.path})")
+
+
+@click.command()
+@spec_argument
+@master_option
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@verbose_option
+def run(spec, master, overwrite, verbose):
+    """Run the mix in SPEC and write shards, rejects and manifest.json to its output path."""
+    from engine.cli.summary import print_summary
+    from engine.run import check_output, run as run_mix
+    from engine.spark.progress import StageProgress
+
+    s = load(spec)
+    with exit_codes("run", s, verbose, interrupted="interrupted: nothing was written to the output path") as failing:
+        check_output(s, overwrite)   # before Spark starts: an existing output is refused at once
+        with StageProgress(console) as failing.progress:
+            manifest = run_mix(s, master=master, overwrite=overwrite, progress=failing.progress.stage)
+    print_summary(out, manifest, s.output.path)

@@ -1,0 +1,53 @@
+"""`tamis plan`'s Spark side: count the tokens that pass filters and dedup per source and group, reusing (or
+storing) the work dir's stage results, then plan the mix exactly as `tamis run` would. The CLI only prints."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PlanResult:
+    plan: object                          # engine.plan.budgets.MixPlan
+    error: Exception | None = None        # InfeasibleMix when the mix cannot be met
+    reused: dict = field(default_factory=dict)
+    work: str = ""
+    dedup_estimate: object = None
+
+
+def dedup_estimate(spec, annotated):
+    """`engine.spark.dedup.estimate` (shuffle and memory figures of the dedup stage) over the annotated documents,
+    when that function exists; a failing estimate is reported, never fatal."""
+    try:
+        from engine.spark.dedup import estimate
+    except ImportError:
+        return None
+    if not spec.dedup:
+        return None
+    try:
+        return estimate(spec.dedup, sample=annotated)
+    except Exception as e:  # noqa: BLE001 - an estimate is a hint, never a reason to fail the plan
+        return f"unavailable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanResult:
+    from pyspark.sql import functions as F
+
+    from engine.plan.budgets import InfeasibleMix, plan_mix
+    from engine.spark.sample import available_tokens
+    from engine.run import prepare
+    from engine.spark.session import get_spark
+
+    spark = get_spark(master, conf=spec.spark)
+    estimate, first = None, {}
+    if spec.dedup:   # the annotated documents first: the dedup estimate is about them
+        annotated, first, _ = prepare(spark, spec.model_copy(update={"dedup": None}), say)
+        say("plan", "estimating the dedup stage")
+        estimate = dedup_estimate(spec, annotated)
+    df, reused, work = prepare(spark, spec, say)
+    reused.update(first)
+    say("plan", "counting available tokens per source and group")
+    available = available_tokens(df.where(F.col("reason").isNull()), spec)
+    try:
+        return PlanResult(plan_mix(spec, available), None, reused, work, estimate)
+    except InfeasibleMix as e:
+        return PlanResult(e.plan, e, reused, work, estimate)

@@ -1,0 +1,1 @@
+"""Text helpers shared by the heuristic filters: words (`words.py`) and per-document languages (`langs.py`)."""
