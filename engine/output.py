@@ -64,7 +64,7 @@ def _proc_start(pid: int) -> str | None:
 
 def owner_alive(host: str, pid: int, pid_start: str | None = None) -> bool | None:
     """True/False for a process of this host; None when `host` is another machine (cannot be checked)."""
-    from engine.spark.cluster import alive   # zombie-aware
+    from engine.procs import alive   # zombie-aware
 
     if host != socket.gethostname():
         return None

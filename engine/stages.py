@@ -154,6 +154,17 @@ def _publish(tmp: str, path: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _mark_transient(spark, tmp: str, reused: dict, name: str):
+    """Mark the freshly written stage `tmp` not reusable when it holds transient read errors."""
+    from engine.spark.transient import find
+
+    errors = find(spark, tmp)
+    if errors:
+        with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
+            json.dump(errors, f, indent=1, sort_keys=True)
+        note(reused, name, reusable=False, transient_read_errors=errors)
+
+
 def stage(spark, path: str, build, reused: dict, name: str):
     """Read the stage's Parquet when a completed one exists, else build it, write it, and read it back.
 
@@ -170,9 +181,7 @@ def stage(spark, path: str, build, reused: dict, name: str):
     tmp = f"{_tmp_prefix(path)}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         build().write.mode("overwrite").parquet(tmp)
-        from engine.spark.transient import mark_transient
-
-        mark_transient(spark, tmp, reused, name)   # transient read errors: written, never reused
+        _mark_transient(spark, tmp, reused, name)   # transient read errors: written, never reused
         _publish(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

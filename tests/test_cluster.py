@@ -279,7 +279,7 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
             os.killpg(p.pid, signal.SIGKILL)
             p.communicate()
     assert p.returncode == 0, err[-3000:]
-    from engine.spark.cluster import alive
+    from engine.procs import alive
 
     assert not alive(victim), "the worker survived SIGKILL"
     got = rows(base / "c3")
@@ -292,7 +292,7 @@ def test_cluster_down_stops_everything(cluster):
     info = cluster["info"]
     r = run_cli(TAMIS + ["cluster", "down", "--state-dir", str(cluster["state"])], timeout=120)
     assert r.returncode == 0
-    from engine.spark.cluster import alive
+    from engine.procs import alive
 
     pids = [info["master_pid"], *info["worker_pids"]]
     deadline = time.time() + 30

@@ -100,7 +100,7 @@ def test_paths_with_markup_are_printed_literally(tmp_path):
 def test_lit_keeps_every_character():
     from rich.console import Console
 
-    from engine.cli.display import lit
+    from engine.display import lit
 
     con = Console(record=True, width=200)
     for s in ("[/]", "[bold red]x[/]", "a\\", "\\[bold]z", ":cat: [link=https://e.x]y[/link]"):

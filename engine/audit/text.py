@@ -13,7 +13,7 @@ from rich.table import Table
 
 from engine.audit.compare import COMPARE_SECTIONS
 from engine.audit.format import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
-from engine.cli.display import lit, literal_console
+from engine.display import lit, literal_console
 
 
 def report_console() -> Console:

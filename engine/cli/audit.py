@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine.cli.common import exit_codes, fail
-from engine.cli.display import lit
+from engine.display import lit
 
 
 @click.command("audit")

@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from engine.cli.display import lit, literal_console
+from engine.display import lit, literal_console
 from engine.settings import settings
 
 console = Console(stderr=True, highlight=False)   # progress, errors: stderr

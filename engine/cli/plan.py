@@ -16,8 +16,8 @@ import click
 from rich.table import Table
 
 from engine.cli.common import console, exit_codes, load, master_option, spec_argument, verbose_option
-from engine.cli.display import lit, literal_console
-from engine.spark.planning import PlanResult, compute_plan  # noqa: F401 - PlanResult: what compute_plan returns
+from engine.display import lit, literal_console
+from engine.dry_run import PlanResult, compute_plan  # noqa: F401 - PlanResult: what compute_plan returns
 
 
 def _n(v) -> str:

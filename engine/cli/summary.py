@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.display import lit
+from engine.display import lit
 
 
 def print_summary(console: Console, m: dict, path: str):

@@ -16,7 +16,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from engine.readers.common import meta_json, relative_key
-from engine.readers.code import archive_error, archive_stem, common_top, emit_files
+from engine.readers.code_rows import archive_error, archive_stem, common_top, emit_files
 from engine.readers.code_files import detect_license, is_license_file
 from engine.schema import read_batch, stable_id
 

@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.procs import alive  # noqa: F401 - re-exported: the cluster's callers use it
 from engine.settings import settings
 from engine.spark.cluster_auth import (AUTH_FILE, MASTER_OPTS, WORKER_OPTS, UnsafeStateDir, listening_ports,
                                  secure_state_dir, write_auth_conf)
@@ -126,18 +127,6 @@ def master_json(webui_port: int, timeout: float = 3) -> dict:
         return json.loads(r.read().decode())
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:   # a zombie (exited, not yet reaped by us) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def up(workers: int = 2, cores: int = 1, memory: str = "2g", state_dir: str | None = None,

@@ -55,9 +55,9 @@ def write_auth_conf(state_dir: str) -> str:
 
 def auth_conf_for(master: str, state_dir: str | None = None) -> str | None:
     """The secret file of the recorded cluster whose master URL is `master`, else None."""
-    from engine.spark.cluster import default_state_dir
+    from engine.settings import settings
 
-    f = Path(state_dir or default_state_dir(), "state.json")
+    f = Path(state_dir or settings().cluster_dir, "state.json")
     try:
         state = json.loads(f.read_text())
     except (OSError, ValueError):

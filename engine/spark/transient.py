@@ -1,17 +1,11 @@
-"""Stages that hold transient read errors are written, but never reused: the Spark side.
+"""Stages that hold transient read errors are written, but never reused: the Spark side, a count.
 
 After a stage is written, its rows with a transient read error (the reader sets `meta.transient`: an error
-the OS raised, see `engine.readers.transient_error`) are counted, and a stage that has any gets a
-`_TRANSIENT` file (reasons, counts, first files). engine/stages.py refuses to reuse a stage with that file
-(the next run recomputes it, whole), and `manifest.json` `stages` says why. Every later stage carries the
-same rows, so it is marked and recomputed too.
+the OS raised, see `engine.readers.transient_error`) are counted here; engine/stages.py marks a stage that
+has any (`_TRANSIENT`), refuses to reuse it (the next run recomputes it, whole), and `manifest.json`
+`stages` says why. Every later stage carries the same rows, so it is marked and recomputed too.
 """
 from __future__ import annotations
-
-import json
-import os
-
-from engine.stages import MARKER, note
 
 MAX_FILES = 20
 
@@ -31,11 +25,3 @@ def find(spark, path: str) -> dict:
               .collect())
     return {r["reason"]: {"docs": r["docs"], "files": list(r["files"] or [])} for r in rows}
 
-
-def mark_transient(spark, tmp: str, reused: dict, name: str):
-    """Mark the freshly written stage `tmp` not reusable when it holds transient read errors."""
-    errors = find(spark, tmp)
-    if errors:
-        with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
-            json.dump(errors, f, indent=1, sort_keys=True)
-        note(reused, name, reusable=False, transient_read_errors=errors)

@@ -1,5 +1,6 @@
-"""`tamis plan`'s Spark side: count the tokens that pass filters and dedup per source and group, reusing (or
-storing) the work dir's stage results, then plan the mix exactly as `tamis run` would. The CLI only prints."""
+"""`tamis plan`: the stages of `tamis run` (reusing, or storing, the work dir's stage results), then the tokens
+that pass filters and dedup per source and group, and the mix planned exactly as `tamis run` would plan it.
+Nothing is written to the output. The CLI only prints."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,12 +31,11 @@ def dedup_estimate(spec, annotated):
 
 
 def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanResult:
-    from pyspark.sql import functions as F
-
     from engine.plan.budgets import InfeasibleMix, plan_mix
-    from engine.spark.sample import available_tokens
     from engine.run import prepare
+    from engine.spark.sample import available_tokens
     from engine.spark.session import get_spark
+    from engine.spark.stats import kept_docs
 
     spark = get_spark(master, conf=spec.spark)
     estimate, first = None, {}
@@ -46,7 +46,7 @@ def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanRe
     df, reused, work = prepare(spark, spec, say)
     reused.update(first)
     say("plan", "counting available tokens per source and group")
-    available = available_tokens(df.where(F.col("reason").isNull()), spec)
+    available = available_tokens(kept_docs(df), spec)
     try:
         return PlanResult(plan_mix(spec, available), None, reused, work, estimate)
     except InfeasibleMix as e:
