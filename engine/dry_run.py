@@ -1,6 +1,7 @@
 """`tamis plan`: the stages of `tamis run` (reusing, or storing, the work dir's stage results), then the tokens
-that pass filters and dedup per source and group, and the mix planned exactly as `tamis run` would plan it.
-Nothing is written to the output. The CLI only prints."""
+that pass filters and dedup per source and group, and the mix planned exactly as `tamis run` would plan it,
+with the cuts `tamis run` will make (so the expected tokens are what it realizes) and, per leaf, where the
+documents went (engine/plan/explain.py). Nothing is written to the output. The CLI only prints."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ class PlanResult:
     reused: dict = field(default_factory=dict)
     work: str = ""
     dedup_estimate: object = None
+    stories: list = field(default_factory=list)   # engine.plan.explain.LeafStory per leaf
 
 
 def dedup_estimate(spec, annotated):
@@ -41,13 +43,36 @@ def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanRe
     estimate, first = None, {}
     if spec.dedup:   # the annotated documents first: the dedup estimate is about them
         annotated, first, _ = prepare(spark, spec.model_copy(update={"dedup": None}), say)
-        say("plan", "estimating the dedup stage")
+        say("estimate", "estimating the dedup stage")   # a stage of its own: "plan" comes last
         estimate = dedup_estimate(spec, annotated)
     df, reused, work = prepare(spark, spec, say)
     reused.update(first)
     say("plan", "counting available tokens per source and group")
-    available = available_tokens(kept_docs(df), spec)
+    kept = kept_docs(df)
+    available = available_tokens(kept, spec)
     try:
-        return PlanResult(plan_mix(spec, available), None, reused, work, estimate)
+        res = PlanResult(plan_mix(spec, available), None, reused, work, estimate)
     except InfeasibleMix as e:
-        return PlanResult(e.plan, e, reused, work, estimate)
+        res = PlanResult(e.plan, e, reused, work, estimate)
+    if res.error is None:
+        say("plan", "locating the cut of every leaf")
+        expect(res.plan, kept, spec)
+    say("plan", "counting documents read and dropped per leaf")
+    res.stories = explain_leaves(df, spec, res.plan)
+    return res
+
+
+def expect(plan, kept, spec):
+    """Set every leaf's expected tokens and documents from the sampler's own cuts (engine.spark.sample)."""
+    from engine.spark.sample import expected_per_leaf, plan_cuts
+
+    got = expected_per_leaf(plan_cuts(kept, spec, plan))
+    for l in plan.leaves:
+        l.expected_tokens, l.expected_docs = got.get((l.source, l.group), (0, 0))
+
+
+def explain_leaves(df, spec, plan) -> list:
+    from engine.plan.explain import explain
+    from engine.spark.explain import leaf_reasons
+
+    return explain(leaf_reasons(df, spec), plan)

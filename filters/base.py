@@ -17,17 +17,31 @@ from typing import ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def param(default, what: str, source: str, **kw):
+    """A filter parameter: its default, what it means (one line) and where the default comes from (a paper,
+    a reference implementation, or `tamis` for our own choice). Declared here rather than in comments so that
+    `tamis filters` and the README's filter tables (filters/docs.py) are generated from the same fields the
+    spec validates; `**kw` are pydantic's (constraints, aliases)."""
+    return Field(default, description=what, json_schema_extra={"source": source}, **kw)
 
 
 class Filter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str
-    # drop: failing documents are dropped with a reason; tag: signals only, nothing dropped.
-    mode: Literal["drop", "tag"] = "drop"
+    mode: Literal["drop", "tag"] = param("drop", "drop: failing documents are dropped with a reason; tag: signals "
+                                                 "only, nothing dropped", "tamis")
 
     version: ClassVar[int] = 1
+    # for the docs (`tamis filters`): what the filter does and the work its rules come from, one line each
+    summary: ClassVar[str] = ""
+    literature: ClassVar[str] = ""
+    # every drop reason `decide` can emit; `<name>` stands for a value from the parameters or the data
+    # (tests/test_filters_cli.py checks the reasons filters really emit are among these)
+    reasons: ClassVar[tuple[str, ...]] = ()
     # name -> Arrow type of every signal column this filter writes. Names that are document columns
     # (`lang`, `lang_score`) overwrite them.
     signal_types: ClassVar[dict[str, pa.DataType]] = {}

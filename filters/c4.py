@@ -19,11 +19,12 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-from filters.base import Filter, fails_lt, no_negative, rules
+from filters.base import Filter, fails_lt, no_negative, param, rules
 from filters.spacy_en import english_tokenizer
 from filters.text.langs import NO_TERMINAL_PUNCT_LANGS, UNSEGMENTED_LANGS, doc_langs
 from filters.text.words import Words
 
+C4 = "C4 (Raffel et al. 2020)"
 _CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
 _C4_END_MULTI = tuple(sorted(set(C4_END_PUNCTUATION) | set(TERMINAL_PUNCTUATION)))
@@ -44,16 +45,22 @@ class C4Quality(Filter):
     `c4_quality_skipped`.
     """
     kind: Literal["c4_quality"] = "c4_quality"
-    remove_citations: bool = True
-    filter_no_terminal_punct: bool = True
-    min_num_sentences: int | None = 5  # None: every count passes
-    min_words_per_line: int | None = 3  # None: lines of any length count
-    max_word_length: int | None = 1000  # None: no word is too long
-    filter_lorem_ipsum: bool = True
-    filter_javascript: bool = True
-    filter_curly_bracket: bool = True
-    filter_policy: bool = True
-    language: str = "en"
+    remove_citations: bool = param(True, "remove `[1]`, `[edit]`, `[citation needed]` before the line rules", C4)
+    filter_no_terminal_punct: bool = param(True, "a line counts only if it ends in terminal punctuation", C4)
+    min_num_sentences: int | None = param(5, "drop with fewer sentences in the lines C4 keeps; null: no minimum", C4)
+    min_words_per_line: int | None = param(3, "a line counts only with at least this many words; null: any", C4)
+    max_word_length: int | None = param(1000, "a line with a longer word does not count; null: no limit", C4)
+    filter_lorem_ipsum: bool = param(True, "drop pages containing `lorem ipsum`", C4)
+    filter_javascript: bool = param(True, "lines mentioning `javascript` do not count", C4)
+    filter_curly_bracket: bool = param(True, "drop pages with a `{` in a counted line", C4)
+    filter_policy: bool = param(True, "lines with a policy phrase (`terms of use`, `cookie policy`, ...) do not "
+                                      "count", C4)
+    language: str = param("en", "the language of documents without `lang`", "tamis")
+
+    summary: ClassVar[str] = "C4's page rules (keep/drop only: the text is never rewritten)"
+    literature: ClassVar[str] = "C4 (Raffel et al. 2020), as datatrove's C4QualityFilter"
+    reasons: ClassVar[tuple[str, ...]] = ("c4_quality:lorem_ipsum", "c4_quality:curly_bracket",
+                                          "c4_quality:too_few_sentences")
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "c4_n_lines": pa.int64(), "c4_n_kept_lines": pa.int64(), "c4_n_sentences": pa.int64(),

@@ -45,9 +45,8 @@ from typing import ClassVar, Iterator, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
 
-from filters.base import Filter, texts
+from filters.base import Filter, param, texts
 
 _WORD = re.compile(r"\w+")
 _P = np.uint64(0x100000001B3)          # FNV prime: odd multiplier of the rolling hash
@@ -295,13 +294,21 @@ def _scan_chunk(index: NgramIndex, toks: list[str], lens: np.ndarray, offset: in
 
 class Decontaminate(Filter):
     kind: Literal["decontaminate"] = "decontaminate"
-    benchmarks: list[str] = Field(min_length=1)
-    # which record fields are benchmark text; absent = every string or list-of-strings field
-    fields: list[str] | None = None
-    ngram: int = Field(13, ge=1)
-    min_item_words: int = Field(8, ge=1)
-    min_matches: int = Field(1, ge=1)
-    id_field: str | None = None
+    benchmarks: list[str] = param(..., "benchmark files (globs): JSONL, JSON, CSV or Parquet", "tamis",
+                                  min_length=1)
+    fields: list[str] | None = param(None, "record fields holding benchmark text; null: every string or "
+                                           "list-of-strings field", "tamis")
+    ngram: int = param(13, "words per n-gram", "GPT-3 (Brown et al. 2020) 13-gram overlap", ge=1)
+    min_item_words: int = param(8, "benchmark items with fewer words are ignored (shorter than `ngram`: matched "
+                                   "whole)", "tamis", ge=1)
+    min_matches: int = param(1, "matching n-grams that drop a document", "GPT-3 (Brown et al. 2020)", ge=1)
+    id_field: str | None = param(None, "field naming a benchmark item; null: id, task_id, question_id, qid, uid, "
+                                       "else the row number", "tamis")
+
+    summary: ClassVar[str] = "drop documents sharing a word n-gram with a benchmark"
+    literature: ClassVar[str] = "GPT-3 (Brown et al. 2020), Llama 2 (Touvron et al. 2023): 13-gram overlap"
+    # bare `decontaminated`: a count without a stored match (signals written by hand or by another version)
+    reasons: ClassVar[tuple[str, ...]] = ("decontaminated:<benchmark>", "decontaminated")
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {"decontam_match": pa.string(), "decontam_ngrams": pa.int64()}
 

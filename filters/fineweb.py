@@ -11,10 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-from filters.base import Filter, rules
+from filters.base import Filter, param, rules
 from filters.gopher import find_duplicates
 from filters.text.langs import NO_TERMINAL_PUNCT_LANGS, UNSEGMENTED_LANGS, doc_langs
 from filters.text.words import Words
+
+FINEWEB = "FineWeb (Penedo et al. 2024)"
+
 
 class FineWebQuality(Filter):
     """FineWeb's own rules (Penedo et al. 2024), as datatrove's `FineWebQualityFilter`.
@@ -25,14 +28,20 @@ class FineWebQuality(Filter):
     `fineweb_list_ratio` (newlines per word), `fineweb_quality_skipped`.
     """
     kind: Literal["fineweb_quality"] = "fineweb_quality"
-    line_punct_thr: float = 0.12
-    line_punct_exclude_zero: bool = False
-    stop_chars: list[str] | None = None  # default: datatrove's TERMINAL_PUNCTUATION (every script)
-    short_line_thr: float = 0.67
-    short_line_length: int = 30
-    char_duplicates_ratio: float = 0.01
-    new_line_ratio: float = 0.3
-    language: str = "en"
+    line_punct_thr: float = param(0.12, "drop below this share of lines ending in terminal punctuation", FINEWEB)
+    line_punct_exclude_zero: bool = param(False, "keep documents with no such line at all", FINEWEB)
+    stop_chars: list[str] | None = param(None, "terminal punctuation; null: datatrove's TERMINAL_PUNCTUATION "
+                                               "(every script)", FINEWEB)
+    short_line_thr: float = param(0.67, "drop above this share of short lines", FINEWEB)
+    short_line_length: int = param(30, "a line of at most this many characters is short", FINEWEB)
+    char_duplicates_ratio: float = param(0.01, "drop above this share of characters in repeated lines", FINEWEB)
+    new_line_ratio: float = param(0.3, "drop above this many newlines per word (lists)", FINEWEB)
+    language: str = param("en", "the language of documents without `lang`", "tamis")
+
+    summary: ClassVar[str] = "FineWeb's own rules: line punctuation, short lines, repeated lines, lists"
+    literature: ClassVar[str] = "FineWeb (Penedo et al. 2024), as datatrove's FineWebQualityFilter"
+    reasons: ClassVar[tuple[str, ...]] = tuple("fineweb_quality:" + r for r in (
+        "empty", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"))
 
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {

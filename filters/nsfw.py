@@ -38,10 +38,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-from pydantic import Field
 
 from engine.settings import settings
-from filters.base import Filter, first_reason, texts
+from filters.base import Filter, first_reason, param, texts
 
 URL_LIST_CATEGORIES = ("banned_word", "soft_banned_words", "banned_subword")
 UNSEGMENTED_LANGS = frozenset({"zh", "ja", "th", "ko", "lo", "km", "my", "bo", "wuu", "yue"})
@@ -257,19 +256,25 @@ def load_wordlist(path: str | None, lang: str) -> WordList:
 
 class Nsfw(Filter):
     kind: Literal["nsfw"] = "nsfw"
-    # UT1 `adult` domain + URL list shipped with datatrove
-    ut1_adult: bool = True
-    # more domain lists: category -> file (one domain per line, .gz ok), e.g. other UT1 categories
-    domain_lists: dict[str, str] = {}
-    extra_domains: list[str] = []
-    # datatrove's banned URL words, soft words and subwords
-    url_words: bool = True
-    soft_word_threshold: int = 2
-    # lang -> word list file; `en` replaces the default English list
-    wordlists: dict[str, str] = {}
-    # listed words per word of text above which a document is dropped. 1 % is ~5 explicit terms in a
-    # 500-word page: news, medical or LGBT pages that mention sex stay below it (C4's any-word rule does not).
-    max_word_ratio: float = Field(0.01, ge=0.0, le=1.0)
+    ut1_adult: bool = param(True, "block the UT1 `adult` domains and URLs (the list shipped in datatrove)",
+                            "UT1 blocklist (Université Toulouse 1 Capitole)")
+    domain_lists: dict[str, str] = param({}, "more blocked domains: {category: file} (one domain per line, .gz ok)",
+                                         "tamis")
+    extra_domains: list[str] = param([], "domains to block (category `custom`)", "tamis")
+    url_words: bool = param(True, "block URLs holding a banned word, soft words or a banned subword",
+                            "datatrove URLFilter (FineWeb, RefinedWeb)")
+    soft_word_threshold: int = param(2, "soft-banned URL words that block a URL",
+                                     "datatrove URLFilter (FineWeb, RefinedWeb)")
+    wordlists: dict[str, str] = param({}, "word list per language: {lang: file}; `en` replaces datatrove's list",
+                                      "tamis")
+    # 1 % is ~5 explicit terms in a 500-word page: news, medical or LGBT pages that mention sex stay below it
+    # (C4's any-word rule does not).
+    max_word_ratio: float = param(0.01, "listed words per word of text above which a document is dropped",
+                                  "tamis", ge=0.0, le=1.0)
+
+    summary: ClassVar[str] = "blocklisted URL domains, banned words in the URL, listed words in the text"
+    literature: ClassVar[str] = "UT1 blocklist; datatrove URLFilter (FineWeb, RefinedWeb); LDNOOBW-style lists"
+    reasons: ClassVar[tuple[str, ...]] = ("nsfw_url", "nsfw_url_words", "nsfw_words")
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {"nsfw_url_category": pa.string(), "nsfw_word_ratio": pa.float64()}
 

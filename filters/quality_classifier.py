@@ -34,9 +34,9 @@ from typing import ClassVar, Iterable, Iterator, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from filters.base import Filter, GlobalThreshold, texts
+from filters.base import Filter, GlobalThreshold, param, texts
 from filters.language import load_fasttext
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -57,14 +57,21 @@ def _one_line(text: str, max_chars: int | None = 100_000) -> str:
 
 class QualityClassifier(Filter, GlobalThreshold):
     kind: Literal["quality_classifier"] = "quality_classifier"
-    model: str
-    label: str = "__label__hq"
-    signal: str = Field("quality_score", pattern=r"^quality_[a-z0-9_]+$")
-    min_score: float | None = None
-    top_percent: float | None = Field(None, gt=0.0, le=100.0)
-    normalize: bool = True
-    # characters of a document given to the model (fastText's cost is linear in length)
-    max_chars: int | None = 100_000
+    model: str = param(..., "a fastText classifier file (e.g. from `tamis train-quality`)", "DCLM (Li et al. 2024)")
+    label: str = param("__label__hq", "the positive label (`__label__` is added if missing)", "tamis train-quality")
+    signal: str = param("quality_score", "the signal column (must start with `quality_`)", "tamis",
+                        pattern=r"^quality_[a-z0-9_]+$")
+    min_score: float | None = param(None, "drop documents scoring below this", "tamis")
+    top_percent: float | None = param(None, "keep the best x % of the source (a quantile computed on Spark)",
+                                      "DCLM (Li et al. 2024): top 10 %", gt=0.0, le=100.0)
+    normalize: bool = param(True, "NFKC, lowercase, punctuation split off (as train-quality trains); false for "
+                                  "models trained on raw text (DCLM's)", "tamis train-quality")
+    # fastText's cost is linear in length
+    max_chars: int | None = param(100_000, "characters of a document given to the model", "tamis")
+
+    summary: ClassVar[str] = "any fastText quality classifier: a score threshold or the source's top x %"
+    literature: ClassVar[str] = "DCLM (Li et al. 2024) fastText classifier"
+    reasons: ClassVar[tuple[str, ...]] = ("<signal>:low_score",)
 
     signal_types: ClassVar[dict[str, pa.DataType]] = {"quality_score": pa.float64()}
 

@@ -29,7 +29,8 @@ def test_validate_bad_exits_2_with_one_line_per_problem(tmp_path):
     r = CliRunner().invoke(main, ["validate", f])
     assert r.exit_code == 2
     lines = [l for l in r.output.splitlines() if l.strip()]
-    assert lines == [f"{f}:4: sources[0].colour: unknown field"]
+    assert len(lines) == 1 and lines[0].startswith(f"{f}:4: sources[0].colour: unknown field; valid: ")
+    assert "name, paths," in lines[0] and "did you mean" not in lines[0]   # nothing close to `colour`
 
 
 def test_validate_missing_file(tmp_path):

@@ -214,6 +214,36 @@ def test_spark_submit_with_packaged_zip(cluster, data, reference, tmp_path):
     assert shard_hashes(base / "c2") == reference["hashes"]
 
 
+def test_spark_submit_with_packed_dependencies_and_another_python(cluster, data, reference, tmp_path_factory):
+    """The README's `--archives` command: executors and driver run another Python (/usr/bin/python3.11, which has
+    no numpy of its own) with the dependencies of `tamis package --venv`; Spark unpacks the archive into each
+    executor's folder (`./environment`), the driver uses an unpacked copy, pyspark comes from the Spark
+    installation (its python/lib zips). Shards must equal the local reference's."""
+    from tests.test_package import OTHER_PYTHON, shared_packed, spark_home_elsewhere
+
+    base = data["base"]
+    shared, pk = shared_packed(tmp_path_factory)
+    home = spark_home_elsewhere(shared)                  # a Spark installation outside the venv
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(PATH="/usr/bin:/bin", SPARK_HOME=str(home), PYTHONPATH=str(pk["site"]))   # the driver's dependencies
+    spec = write_spec(base, data["gen"], str(base / "c4"), str(base / "c4.work"), "c4.yaml")
+    cmd = [str(home / "bin" / "spark-submit"), "--master", cluster["url"],
+           "--properties-file", str(cluster["state"] / "spark-auth.conf"),
+           "--archives", f"{pk['archive']}#environment",
+           "--py-files", str(pk["zip"]),
+           "--conf", f"spark.pyspark.python={OTHER_PYTHON}",
+           "--conf", f"spark.pyspark.driver.python={OTHER_PYTHON}",
+           "--conf", "spark.executorEnv.PYTHONPATH=./environment/site-packages",
+           str(ROOT / "jobs" / "run_mix.py"), spec]
+    r = run_cli(cmd, env=env, cwd=tmp_path_factory.mktemp("c4-cwd"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert rows(base / "c4") == reference["rows"]
+    assert shard_hashes(base / "c4") == reference["hashes"]
+    # the executors unpacked the archive and ran the other Python
+    work = cluster["state"] / "work"
+    assert list(work.glob("app-*/*/environment/site-packages/numpy")), "no executor unpacked the archive"
+
+
 def test_cluster_secret_is_private_and_rest_server_off(cluster):
     """The secret file is the owner's alone, and the master runs no (unauthenticated) REST submission server."""
     state, info = cluster["state"], cluster["info"]
@@ -301,26 +331,3 @@ def test_cluster_down_stops_everything(cluster):
     assert not [p for p in pids if alive(p)]
     r = run_cli(TAMIS + ["cluster", "status", "--state-dir", str(cluster["state"])], timeout=60)
     assert r.returncode == 1 and "no cluster running" in r.stdout
-
-
-def test_packed_venv_is_relocatable(tmp_path):
-    """`tamis package --venv`'s fallback (no venv-pack): unpacked elsewhere, bin/python runs from there."""
-    import tarfile
-
-    from engine.cli.ops import pack_venv
-
-    venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    site = next(venv.glob("lib/python*/site-packages"))
-    (site / "hello_tamis.py").write_text("X = 42\n")
-    (site / "__editable__.tamis-0.1.0.pth").write_text("/somewhere/else\n")
-    dest, how = pack_venv(str(venv), str(tmp_path / "dist" / "env.tar.gz"))
-    with tarfile.open(dest) as t:
-        names = t.getnames()
-        assert "bin/python" in names and not [n for n in names if "__editable__" in n or n.endswith(".pyc")]
-        t.extractall(tmp_path / "elsewhere" / "environment")
-    py = tmp_path / "elsewhere" / "environment" / "bin" / "python"
-    r = subprocess.run([str(py), "-c", "import sys, hello_tamis; print(sys.prefix, hello_tamis.X)"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == [str(tmp_path / "elsewhere" / "environment"), "42"], (how, r.stdout)

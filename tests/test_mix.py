@@ -7,7 +7,7 @@ import pytest
 
 from engine.plan.budgets import InfeasibleMix, plan_mix
 from engine.plan.shares import apportion, clip_shares, group_shares, temperature_shares
-from engine.spark.sample import _choose
+from engine.plan.cuts import Part, choose, cut_order, settle
 from engine.spec import SpecError, parse_spec
 
 
@@ -292,12 +292,59 @@ def test_synthetic_cap_without_budget_drops_synthetic_tokens_only():
 
 def test_choose_cut_rules():
     docs = [(1, "a", 10), (2, "b", 10), (3, "c", 10)]
-    assert _choose(0, 14, docs, "closest") == (2, "b")      # take a (10): |14-10| < |14-20|
-    assert _choose(0, 16, docs, "closest") == (3, "c")      # take a, b (20)
-    assert _choose(0, 16, docs, "floor") == (2, "b")
-    assert _choose(0, 14, docs, "ceil") == (3, "c")
-    assert _choose(0, 30, docs, "ceil") is None             # everything in the bucket
-    assert _choose(5, 14, docs, "floor") == (1, "a")        # nothing from this bucket (5 + 10 > 14)
+    assert choose(0, 14, docs, "nearest") == 1       # take a (10): |14-10| < |14-20|
+    assert choose(0, 16, docs, "nearest") == 2       # take a, b (20)
+    assert choose(0, 15, docs, "nearest") == 1       # a tie goes to the lower boundary
+    assert choose(0, 16, docs, "under") == 1
+    assert choose(0, 14, docs, "over") == 2
+    assert choose(0, 30, docs, "over") == 3          # everything in the window
+    assert choose(5, 14, docs, "under") == 0         # nothing from this window (5 + 10 > 14)
+    assert choose(0, 14, docs, "nearest", at_least=15) == 2   # the cap's floor wins over nearest
+    assert choose(0, -3, docs, "nearest") == 0 and choose(0, 99, docs, "nearest") == 3   # aims off the window
+
+
+def _parts(targets, size=10, n=6, syn=()):
+    """Parts whose windows are the whole part: n documents of `size` tokens each."""
+    out = []
+    for i, t in enumerate(targets):
+        docs = [(k, f"p{i}d{k}", size) for k in range(n)]
+        out.append(Part(("s", f"g{i}", i in syn), 0, t, size * n, n, "under" if i in syn else "nearest",
+                        window=docs, end=None))
+    return out
+
+
+def test_nearest_carries_the_rounding_so_the_total_lands_within_half_a_document():
+    # three leaves of 15 tokens each over 10-token documents: cut alone, each rounds to 10 (or 20 with over)
+    for policy, want in (("nearest", 40), ("under", 30), ("over", 60)):
+        parts = _parts([15, 15, 15])
+        for p in parts:
+            p.rule = policy
+        settle(parts, policy)
+        assert sum(p.realized for p in parts) == want, policy
+    parts = _parts([15, 15, 15])
+    settle(parts, "nearest")
+    assert [p.taken for p in parts] == [10, 20, 10]      # the second leaf absorbs the first one's shortfall
+    assert [p.threshold for p in parts] == [(1, "p0d1"), (2, "p1d2"), (1, "p2d1")]
+    full = _parts([56], n=6)
+    settle(full, "nearest")
+    assert full[0].take_all and full[0].taken == 60 and full[0].realized_docs == 6
+
+
+def test_carry_order_puts_synthetic_first_under_a_cap_and_big_documents_first():
+    a = Part(("s", "", False), 0, 5, 100, 10)       # mean 10 tokens
+    b = Part(("t", "", False), 0, 5, 100, 2)        # mean 50 tokens: cut first
+    c = Part(("s", "", True), 0, 5, 100, 50, "under")
+    assert [p.key for p in cut_order([a, b, c])] == [c.key, b.key, a.key]
+
+
+def test_the_cap_floor_keeps_the_synthetic_share_within_the_cap():
+    # synthetic 20 of a 100-token mix, cap 0.2: the last non-synthetic cut must reach 80, not stop at 70
+    parts = _parts([20, 74], n=10, syn=(0,))
+    settle(parts, "nearest", cap=0.2)
+    assert parts[0].taken == 20 and parts[1].taken == 80
+    parts = _parts([20, 74], n=10, syn=(0,))
+    settle(parts, "nearest")
+    assert parts[1].taken == 70 and 20 / 90 > 0.2     # without the floor, nearest would break the cap
 
 
 def test_synthetic_cap_gives_freed_tokens_to_weighted_sources_only():

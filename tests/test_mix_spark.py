@@ -228,23 +228,48 @@ def test_plan_and_run_exit_2_on_an_infeasible_mix_and_run_writes_nothing(mixdata
     assert not (out / "infeasible").exists() and not list(out.glob(".infeasible*"))
 
 
-def test_plan_feasible_reuses_stages_and_prints_every_leaf(mixdata):
+def _table_rows(text: str) -> list[list[str]]:
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+
+
+def test_plan_feasible_reuses_stages_and_prints_every_leaf(mixdata, main_run):
     from click.testing import CliRunner
 
     from engine.cli import main
 
-    f = main_spec(mixdata, name="planned")
+    f = main_spec(mixdata, name="planned")    # the main run's mix under another name: the same sample
     r = CliRunner().invoke(main, ["plan", f])
     assert r.exit_code == 0, r.output
     assert "annotate reused" in r.output
-    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in r.output.splitlines() if line.startswith("│")]
+    story, budget = r.output.split("the budget (cut: nearest)")
+    rows = _table_rows(budget)
     assert {(row[0], row[1]) for row in rows} == {(s, g or "") for s, g in mixdata["available"]}
+    assert all(len(line) <= 100 for line in r.output.splitlines() if "│" in line or "┃" in line)
     assert not (mixdata["dir"] / "out" / "planned").exists()
     r = CliRunner().invoke(main, ["plan", f, "--json"])
     assert r.exit_code == 0
     plan = json.loads(r.output[r.output.index("{"):])
     assert plan["feasible"] and plan["requested_tokens"] == plan["target_tokens"]
     assert {(l["source"], l["group"]) for l in plan["leaves"]} == set(mixdata["available"])
+    # the expected tokens are what the run realized: equal, leaf by leaf and in total
+    m, _ = main_run
+    realized = {(l["source"], l["group"]): (l["realized_tokens"], l["realized_docs"]) for l in m["leaves"]}
+    assert {(l["source"], l["group"]): (l["expected_tokens"], l["expected_docs"]) for l in plan["leaves"]} == realized
+    assert plan["expected_tokens"] == m["mix"]["realized_tokens"] == sum(t for t, _ in realized.values())
+    assert plan["expected_overshoot"] == plan["expected_tokens"] - plan["target_tokens"]
+    # where the documents went, per leaf: read = dropped + duplicates + kept, and the kept match the plan
+    explain = {(e["source"], e["group"]): e for e in plan["explain"]}
+    for key, a in mixdata["available"].items():
+        e = explain[key]
+        assert e["read"] == e["dropped"] + e["duplicates"] + e["available_docs"]
+        assert (e["available_docs"], e["available_tokens"]) == (a["docs"], a["tokens"])
+        assert sum(n for _r, n in e["reasons"]) == e["dropped"] and len(e["reasons"]) <= 4
+    # languages the language filter drops are one row of their own, with the filter's reason
+    other = explain[("web", "(all dropped)")]
+    assert other["available_docs"] == 0 and other["reasons"][0][0].startswith("language:")
+    story_rows = [line.split() for line in story.splitlines()]
+    assert ["web", "(all", "dropped)"] in [row[:3] for row in story_rows]
+    assert ["web", "sw"] in [row[:2] for row in story_rows]
 
 
 def test_group_by_a_missing_column_exits_2(mixdata):
@@ -261,51 +286,66 @@ def test_group_by_a_missing_column_exits_2(mixdata):
 # ---------------------------------------------------------------- the cut, against a brute force
 
 
-def test_cut_matches_brute_force_with_refinement_and_mixed_synthetic_leaves(spark, monkeypatch):
-    """A source whose groups mix synthetic and other documents; the boundary buckets are refined (FINAL_DOCS
-    lowered) and the selection must equal sorting every document by (hash, id) on the driver."""
-    from pyspark.sql import functions as F
-
-    import engine.spark.sample as mix
-    from engine.plan.budgets import plan_mix
-    from engine.spec import parse_spec
-
-    monkeypatch.setattr(mix, "FINAL_DOCS", 3)
+def _cut_frame(spark):
     rng = random.Random(5)
     rows = [(f"d{i}", "x", "mixed", "synthetic" if rng.random() < 0.3 else "web", rng.choice(["en", "de", None]),
              rng.randint(1, 40)) for i in range(6000)]
     rows += [(f"o{i}", "y", "other", "web", "en", rng.randint(1, 40)) for i in range(3000)]
-    df = spark.createDataFrame(rows, "id string, text string, source string, kind string, lang string, n_tokens long")
-    spec = parse_spec("""\
+    return spark.createDataFrame(rows, "id string, text string, source string, kind string, lang string, n_tokens long")
+
+
+@pytest.mark.parametrize("policy,final_docs", [("over", 3), ("under", 3), ("nearest", 4096), ("nearest", 3)])
+def test_cut_matches_brute_force_with_refinement_and_mixed_synthetic_leaves(spark, monkeypatch, policy, final_docs):
+    """A source whose groups mix synthetic and other documents; the selection must equal cutting every part
+    with all its documents sorted by (hash, id) on the driver. FINAL_DOCS = 3 forces refinement (and, with
+    the carry of `nearest`, narrows its windows: then it must still do exactly what the plan predicts)."""
+    from pyspark.sql import functions as F
+
+    import engine.spark.cuts as cuts
+    import engine.spark.sample as mix
+    from engine.plan.budgets import plan_mix
+    from engine.plan.cuts import part_table, settle
+    from engine.spec import parse_spec
+
+    monkeypatch.setattr(cuts, "FINAL_DOCS", final_docs)
+    df = _cut_frame(spark)
+    spec = parse_spec(f"""\
 name: cut
 seed: 3
 target_tokens: 60000
-output: {path: /tmp/unused}
-limits: {synthetic_max_share: 0.1}
+cut: {policy}
+output: {{path: /tmp/unused}}
+limits: {{synthetic_max_share: 0.1}}
 sources:
-  - {name: mixed, kind: jsonl, paths: [a], weight: 0.5, group_by: lang, temperature: 0.5, max_epochs: 2}
-  - {name: other, kind: jsonl, paths: [b], weight: 0.5, max_epochs: 2}
+  - {{name: mixed, kind: jsonl, paths: [a], weight: 0.5, group_by: lang, temperature: 0.5, max_epochs: 2}}
+  - {{name: other, kind: jsonl, paths: [b], weight: 0.5, max_epochs: 2}}
 """, check_paths=False)
     plan = plan_mix(spec, mix.available_tokens(df, spec))
     assert plan.synthetic_capped and {l.group for l in plan.leaves if l.source == "mixed"} == {"en", "de", "(null)"}
-    got = sorted(mix.apply_mix(df, spec, plan).select("id", "epoch").collect())
-    # brute force on the driver (fine for a test): the same key, every part sorted
-    keyed = mix._keyed(df, spec).select("id", "source", "_grp", "_syn", "_sk", "n_tokens").collect()
-    want = []
-    for c in mix._part_table(plan):
-        docs = sorted(((r["_sk"], r["id"], r["n_tokens"]) for r in keyed
-                       if (r["source"], r["_grp"], r["_syn"]) == c.key), key=lambda d: (d[0], d[1]))
-        want += [(d[1], e) for d in docs for e in range(c.full)]
-        if c.target:
-            sums = [0]
-            for d in docs:
-                sums.append(sums[-1] + d[2])
-            lo = max(j for j, s in enumerate(sums) if s <= c.target)
-            hi = next(j for j, s in enumerate(sums) if s >= c.target)
-            j = {"floor": lo, "ceil": hi}.get(c.rule, lo if c.target - sums[lo] <= sums[hi] - c.target else hi)
-            want += [(d[1], c.full) for d in docs[:j]]
-    assert got == sorted((i, e) for i, e in want)
-    # and the cap holds on the realized tokens
     out = mix.apply_mix(df, spec, plan)
+    got = sorted(out.select("id", "epoch").collect())
+    # what the plan predicts is what the sample holds, exactly, per leaf
+    expected = mix.expected_per_leaf(mix.plan_cuts(df, spec, plan))
+    realized = {(r["source"], r["group"]): (r["tokens"], r["docs"]) for r in mix.realized_tokens(out, spec)}
+    assert realized == expected
+    # brute force on the driver (fine for a test): the same key, every part sorted, its window all of it
+    keyed = cuts.keyed(df, spec, mix.with_leaf).select("id", "source", "_grp", "_syn", "_sk", "n_tokens").collect()
+    parts = part_table(plan, policy)
+    for p in parts:
+        p.window = sorted(((r["_sk"], r["id"], r["n_tokens"]) for r in keyed
+                           if (r["source"], r["_grp"], r["_syn"]) == p.key), key=lambda d: (d[0], d[1]))
+    settle(parts, policy, plan.synthetic_max_share)
+    want = []
+    for p in parts:
+        want += [(d[1], e) for d in p.window for e in range(p.full)]
+        n = next((j for j, d in enumerate(p.window) if p.threshold and d[:2] == p.threshold), len(p.window))
+        want += [(d[1], p.full) for d in p.window[:n if not p.take_all else len(p.window)]] if p.target else []
+    if final_docs > 3 or policy != "nearest":
+        assert got == sorted(want)
+    # the cap holds on the realized tokens, and the total lands on the target as the policy says
     syn, total = out.agg(F.sum(F.when(F.col("kind") == "synthetic", F.col("n_tokens"))), F.sum("n_tokens")).first()
-    assert syn / total <= 0.1 and abs(total - 60000) <= TOL * 60000
+    assert syn / total <= 0.1
+    if policy == "nearest":
+        assert abs(total - 60000) <= 40 // 2 + 1        # within half a document (the largest has 40 tokens)
+    else:
+        assert abs(total - 60000) <= TOL * 60000 and (total >= 60000 if policy == "over" else total <= 60000)

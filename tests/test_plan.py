@@ -63,8 +63,8 @@ def test_plan_feasible_prints_every_leaf_and_exits_0(tmp_path, stub_spark):
     by = {(row[0], row[1]): row for row in rows}
     assert set(by) == {("web", "en"), ("web", "sw"), ("synth", "")}
     # 90,000^0.3 = 30.638, 1,000^0.3 = 7.943: sw gets 20.6% of 8,000 = 1,647 tokens, 1.647 epochs
-    assert by[("web", "sw")][5] == "1,647" and by[("web", "sw")][7] == "1.647" and by[("web", "sw")][9] == "upsampled"
-    assert by[("web", "en")][5] == "6,353" and by[("web", "en")][9] == "sampled"
+    assert by[("web", "sw")][4] == "1,647" and by[("web", "sw")][6] == "1.647" and by[("web", "sw")][8] == "upsampled"
+    assert by[("web", "en")][4] == "6,353" and by[("web", "en")][8] == "sampled"
     assert "requested 10,000 of 96,000 available tokens (target_tokens 10,000)" in r.output
     assert "stages: annotate reused" in r.output
 
@@ -167,3 +167,44 @@ def test_markov_synthetic_documents_are_generated_deterministically_with_provena
     mtime = f.stat().st_mtime_ns
     prep.main(str(tmp_path))
     assert f.stat().st_mtime_ns == mtime and (tmp_path / "python_docs.jsonl.gz").exists()
+
+
+def test_plan_explains_every_leaf_and_the_expected_total(tmp_path, monkeypatch):
+    """Where each leaf's documents went (top 3 reasons + other), and the expected realized total, in the table
+    (within 100 columns, piped) and in --json."""
+    from engine.plan.explain import explain
+
+    rows = [  # (source, group, reason, docs): what engine.spark.explain.leaf_reasons counts
+        ("web", "en", None, 900), ("web", "en", "gopher_repetition:duplicated_5_n_grams", 234),
+        ("web", "en", "gopher_quality:short_doc", 20), ("web", "en", "c4_quality:lorem_ipsum", 5),
+        ("web", "en", "fineweb_quality:short_lines", 3), ("web", "en", "nsfw_words", 2), ("web", "en", "duplicate", 7),
+        ("web", "sw", None, 10), ("web", "ja", "language:not_kept", 40), ("synth", None, None, 50)]
+    rows = [{"source": s, "group": g, "reason": r, "docs": n, "tokens": 100 * n if r is None else 0}
+            for s, g, r, n in rows]
+
+    def fake(spec, master=None, say=lambda *_: None):
+        plan = plan_mix(spec, AVAILABLE)
+        for l, e in zip(plan.leaves, (6_380, 1_640, 2_010)):
+            l.expected_tokens, l.expected_docs = e, e // 100
+        return cli_plan.PlanResult(plan, None, {"annotate": True}, "/w", None, explain(rows, plan))
+
+    monkeypatch.setattr(cli_plan, "compute_plan", fake)
+    touch(tmp_path)
+    f = write(tmp_path, spec_body(3))
+    r = CliRunner().invoke(main, ["plan", f])
+    assert r.exit_code == 0, r.output
+    assert max(len(line.rstrip()) for line in r.output.splitlines()) <= cli_plan.WIDTH
+    lines = r.output.splitlines()
+    en = next(i for i, l in enumerate(lines) if l.split()[:2] == ["web", "en"])
+    # read 1,171 = 900 kept + 264 dropped + 7 duplicates; the top 3 reasons, then the rest as "other"
+    assert lines[en].split()[:6] == ["web", "en", "1,171", "264", "234", "gopher_repetition:duplicated_5_n_grams"]
+    assert lines[en + 1].split() == ["20", "gopher_quality:short_doc"]
+    assert lines[en + 2].split() == ["5", "c4_quality:lorem_ipsum"] and lines[en + 3].split() == ["5", "other"]
+    assert lines[en].split()[-3:] == ["7", "900", "90,000"]
+    assert any(l.split()[:5] == ["web", "(all", "dropped)", "40", "40"] for l in lines)
+    assert "expected realized 10,030 tokens: +30 (+0.3%) vs target (cut: nearest)" in r.output
+    p = json.loads(CliRunner().invoke(main, ["plan", f, "--json"]).output)
+    assert p["cut"] == "nearest" and p["expected_tokens"] == 10_030 and p["expected_overshoot"] == 30
+    e = {(x["source"], x["group"]): x for x in p["explain"]}
+    assert e[("web", "en")]["reasons"][-1] == ["other", 5] and e[("web", "en")]["duplicates"] == 7
+    assert e[("web", "(all dropped)")]["dropped"] == 40 and e[("synth", None)]["available_docs"] == 50

@@ -55,7 +55,8 @@ def test_good_spec_loads_and_resolves_paths(tmp_path, jsonl):
 def test_unknown_key_names_line_and_field(tmp_path, jsonl):
     text = GOOD.format(jsonl=jsonl).replace("    weight: 0.4", "    wieght: 0.4")
     p = problems(tmp_path, text)
-    assert any(l.endswith(":16: sources[1].wieght: unknown field") for l in p), p
+    assert any(":16: sources[1].wieght: unknown field; valid: " in l and l.endswith("(did you mean weight?)")
+               for l in p), p
 
 
 def test_unknown_filter_kind(tmp_path, jsonl):

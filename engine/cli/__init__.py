@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 # modules, not their commands: `engine.cli.plan` and `engine.cli.run` must stay the modules (tests patch them)
-from engine.cli import audit, ops, plan, run, train
+from engine.cli import audit, filters, ops, plan, run, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,6 @@ main.add_command(run.run)
 main.add_command(plan.plan)
 main.add_command(audit.audit_cmd)
 main.add_command(train.train_quality_cmd)
+main.add_command(filters.filters_cmd)
 main.add_command(ops.package)
 main.add_command(ops.cluster)

@@ -6,6 +6,7 @@ validate` start without a JVM.
 """
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,24 @@ out = literal_console()   # results on stdout: paths, names and reasons, never p
 
 spec_argument = click.argument("spec", type=click.Path(dir_okay=False))
 master_option = click.option("--master", default=None, help="Spark master URL (default: embedded local[*]).")
-verbose_option = click.option("--verbose", "-v", is_flag=True, help="Show the full stack trace on failure.")
+verbose_option = click.option("--verbose", "-v", is_flag=True,
+                              help="Show the full stack trace on failure, and the JVM's output and Spark's warnings "
+                                   "(else in <work dir>/spark-driver.log).")
+ui_option = click.option("--ui", is_flag=True,
+                         help="Turn the Spark UI on and print its URL (embedded runs: on 127.0.0.1 only).")
+
+DRIVER_LOG = "spark-driver.log"   # in the work dir: the JVM's own output, unless --verbose
+
+
+def spark_progress(spec, verbose: bool, ui: bool):
+    """The stage display of a command that runs Spark, with the JVM set to start quietly: its output goes to
+    `<work dir>/spark-driver.log` unless `verbose`, and its UI is on with `ui` (the display prints the URL)."""
+    from engine.spark.progress import StageProgress
+    from engine.spark.session import launch_with
+    from engine.stages import work_dir
+
+    launch_with(ui=ui, verbose=verbose, log=os.path.join(work_dir(spec), DRIVER_LOG))
+    return StageProgress(console, ui=ui)
 
 
 def fail(msg: str, code: int) -> NoReturn:

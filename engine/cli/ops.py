@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
 import click
 
-from engine.cli.common import exit_codes, fail, out
+from engine.cli.common import exit_codes, out
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("engine", "filters")
@@ -43,57 +42,30 @@ def build_zip(dest: str) -> str:
     return dest
 
 
-def _skip_in_venv(rel: str) -> bool:
-    name = os.path.basename(rel)
-    return ("__pycache__" in rel.split(os.sep) or name.endswith((".pyc", ".pyo"))
-            or name.startswith("__editable__") or name.endswith(".egg-link"))   # tamis itself comes from the zip
-
-
-def pack_venv(prefix: str, dest: str) -> tuple[str, str]:
-    """The virtualenv at `prefix` as a tar.gz for `--archives dest#environment`. Returns (path, how).
-
-    `venv-pack` when it is installed; otherwise a plain tar.gz that keeps symlinks and leaves out
-    bytecode and the editable link to this checkout. Either way `bin/python` stays a link to the base
-    interpreter (pyvenv.cfg `home`): every node needs that same Python at that same path.
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    tmp = dest + ".part"
-    try:
-        import venv_pack  # type: ignore
-
-        venv_pack.pack(prefix=prefix, output=tmp, force=True)
-        how = "venv-pack"
-    except ImportError:
-        with tarfile.open(tmp, "w:gz", compresslevel=3) as t:
-            for dirpath, dirnames, filenames in os.walk(prefix):
-                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-                for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-                    full = os.path.join(dirpath, name)
-                    rel = os.path.relpath(full, prefix)
-                    if not _skip_in_venv(rel):
-                        t.add(full, arcname=rel, recursive=False)
-        how = "tar.gz"
-    except Exception as e:  # noqa: BLE001 - venv-pack refuses some environments: fall back
-        raise click.ClickException(f"venv-pack failed: {e}") from None
-    os.replace(tmp, dest)
-    return dest, how
-
-
 @click.command()
 @click.option("-o", "--output", "outdir", default="dist", show_default=True, type=click.Path(file_okay=False),
               help="Folder for tamis.zip (and tamis-venv.tar.gz).")
 @click.option("--venv", "with_venv", is_flag=True,
-              help="Also pack this virtualenv (dependencies) for spark-submit --archives.")
+              help="Also pack tamis' runtime dependencies (site-packages only, no interpreter) for "
+                   "spark-submit --archives.")
 def package(outdir, with_venv):
-    """Build what spark-submit ships to executors: tamis.zip (--py-files) and, with --venv, a packed venv."""
+    """Build what spark-submit ships to executors: tamis.zip (--py-files) and, with --venv, the dependencies."""
     z = build_zip(os.path.join(outdir, ZIP_NAME))
     out.print(f"{z}: engine + filters for --py-files ({os.path.getsize(z) / 1e6:.1f} MB)")
     if with_venv:
-        if sys.prefix == sys.base_prefix:
-            fail("--venv: tamis is not running from a virtualenv", 2)
-        v, how = pack_venv(sys.prefix, os.path.join(outdir, VENV_NAME))
-        out.print(f"{v}: {sys.prefix} packed with {how} ({os.path.getsize(v) / 1e6:.0f} MB) for "
-                  f"--archives {v}#environment --conf spark.pyspark.python=./environment/bin/python")
+        from engine import venv_archive
+
+        with exit_codes("package --venv"):
+            p = venv_archive.build(os.path.join(outdir, VENV_NAME))
+        v = sys.version_info
+        out.print(f"{p.path}: {len(p.dists)} distributions, {p.files} files, "
+                  f"{os.path.getsize(p.path) / 1e6:.0f} MB ({p.bytes_in / 1e6:.0f} MB unpacked), no pyspark/Py4J "
+                  f"(Spark ships them), for any Python {v.major}.{v.minor} on {sys.platform}", soft_wrap=True)
+        out.print(f"  --archives {p.path}#environment --py-files {z} "
+                  f"--conf spark.executorEnv.PYTHONPATH=./environment/{venv_archive.SITE} "
+                  f"--conf spark.pyspark.python=python{v.major}.{v.minor}", soft_wrap=True, markup=False)
+        for member, paths in sorted(p.build_paths.items()):
+            out.print(f"[yellow]warning[/]: {member} names this machine's {', '.join(paths)}")
 
 
 # ---------------------------------------------------------------- cluster

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.common import console, exit_codes, load, master_option, out, spec_argument, verbose_option
+from engine.cli.common import (exit_codes, load, master_option, out, spark_progress, spec_argument, ui_option,
+                               verbose_option)
 
 
 @click.command()
@@ -20,15 +21,15 @@ def validate(spec):
 @master_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @verbose_option
-def run(spec, master, overwrite, verbose):
+@ui_option
+def run(spec, master, overwrite, verbose, ui):
     """Run the mix in SPEC and write shards, rejects and manifest.json to its output path."""
     from engine.cli.summary import print_summary
     from engine.run import check_output, run as run_mix
-    from engine.spark.progress import StageProgress
 
     s = load(spec)
     with exit_codes("run", s, verbose, interrupted="interrupted: nothing was written to the output path") as failing:
         check_output(s, overwrite)   # before Spark starts: an existing output is refused at once
-        with StageProgress(console) as failing.progress:
+        with spark_progress(s, verbose, ui) as failing.progress:
             manifest = run_mix(s, master=master, overwrite=overwrite, progress=failing.progress.stage)
     print_summary(out, manifest, s.output.path)

@@ -31,8 +31,8 @@ sum exactly to their whole):
    a weight, to every non-synthetic part), in proportion to their planned tokens, which keeps the proportions
    among them that the spec asked for. A part that cannot take its share within `max_epochs` makes the mix
    infeasible, naming it. Without a budget (keep everything) the synthetic parts just shrink. Under a cap,
-   synthetic parts are cut at or below their target and non-synthetic ones at or above it, so the realized
-   share never exceeds the cap.
+   the synthetic parts are cut at or below their targets and the non-synthetic cuts keep the realized share
+   within the cap (engine/plan/cuts.py).
 """
 from __future__ import annotations
 
@@ -73,6 +73,8 @@ class Leaf:
     synthetic_available_docs: int = 0
     synthetic_requested_tokens: int = 0
     problem: str | None = None        # why this leaf is infeasible
+    expected_tokens: int | None = None   # what the sampler will realize (set from its cuts by `tamis plan`)
+    expected_docs: int | None = None
 
     @property
     def label(self) -> str:
@@ -95,6 +97,7 @@ class MixPlan:
     target_tokens: int | None = None
     synthetic_max_share: float | None = None
     synthetic_capped: bool = False    # the cap was binding and the plan was adjusted
+    cut: str = "nearest"              # the spec's cut policy (engine/plan/cuts.py)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -104,6 +107,13 @@ class MixPlan:
     @property
     def available_tokens(self) -> int:
         return sum(l.available_tokens for l in self.leaves)
+
+    @property
+    def expected_tokens(self) -> int | None:
+        """The realized total the sampler's cuts give (None until they are computed)."""
+        if any(l.expected_tokens is None for l in self.leaves if l.requested_tokens):
+            return None
+        return sum(l.expected_tokens or 0 for l in self.leaves)
 
     @property
     def synthetic_share(self) -> float:
@@ -148,7 +158,8 @@ def plan_mix(spec, available: list[dict]) -> MixPlan:
     budgeted = spec.target_tokens is not None or any(s.tokens is not None for s in spec.sources)
     plan = MixPlan(group_cols=tuple(dict.fromkeys(s.group_by for s in spec.sources if s.group_by)),
                    mode="budget" if budgeted else "keep",
-                   target_tokens=spec.target_tokens, synthetic_max_share=spec.limits.synthetic_max_share)
+                   target_tokens=spec.target_tokens, synthetic_max_share=spec.limits.synthetic_max_share,
+                   cut=getattr(spec, "cut", "nearest"))
     problems: list[str] = []
     by_leaf = {(a["source"], a.get("group")): a for a in available}
     src_leaves = {s.name: _source_leaves(s, by_leaf) for s in spec.sources}

@@ -102,8 +102,9 @@ def leaves_entry(plan, realized: list[dict]) -> list[dict]:
 
 
 def _mix_entry(plan, realized: list[dict]) -> dict:
-    return {"mode": plan.mode, "target_tokens": plan.target_tokens,
+    return {"mode": plan.mode, "target_tokens": plan.target_tokens, "cut": plan.cut,
             "requested_tokens": plan.requested_tokens,
+            "realized_tokens": sum(r["tokens"] or 0 for r in realized),
             "synthetic_max_share": plan.synthetic_max_share, "synthetic_capped": plan.synthetic_capped,
             "synthetic_share_requested": round(plan.synthetic_share, 6),
             "synthetic_share_realized": round(sum(r.get("synthetic_tokens") or 0 for r in realized)

@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.settings import settings as tamis_settings   # `settings` below is Spark conf
@@ -57,6 +59,24 @@ def submitted() -> bool:
     return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
 
 
+@dataclass
+class Launch:
+    """How this process's JVM starts. One JVM serves a process, so the CLI sets this once (`launch_with`) before
+    the engine's first `get_spark`, and `run`/`plan` carry no display options. Under spark-submit the JVM
+    already runs: only `ui` applies (as a default, like every key tamis sets)."""
+    ui: bool = False            # spark.ui.enabled; the URL is spark.sparkContext.uiWebUrl
+    verbose: bool = False       # the JVM's output on this process's stdout/stderr, Spark's warnings shown
+    log: str | None = None      # otherwise the JVM's stdout and stderr go to this file (None: inherited)
+
+
+LAUNCH = Launch()
+
+
+def launch_with(ui: bool = False, verbose: bool = False, log: str | None = None) -> None:
+    """Set how the next JVM starts (every field: a CLI command run in-process twice leaves nothing behind)."""
+    LAUNCH.ui, LAUNCH.verbose, LAUNCH.log = ui, verbose, log
+
+
 def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str, str] | None = None,
               shuffle_partitions: int | None = None):
     """Start (or reuse) the SparkSession. Python workers run this same interpreter.
@@ -79,18 +99,44 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
     if not under_submit:
         settings.update(_embedded_conf(master))
     settings.update(conf or {})
+    settings = {k: v for k, v in settings.items() if k not in preset}   # what spark-submit was told wins
     builder = SparkSession.builder.appName(app_name)
     if not under_submit:
         builder = builder.master(master)
+        _launch_jvm({**settings, "spark.master": master, "spark.app.name": app_name})
     for k, v in settings.items():
-        if k not in preset:          # what spark-submit was told wins
-            builder = builder.config(k, v)
+        builder = builder.config(k, v)
     spark = builder.getOrCreate()
-    log_level = tamis_settings().spark_log_level
+    log_level = tamis_settings().spark_log_level or ("WARN" if LAUNCH.verbose else None)
     spark.sparkContext.setLogLevel(log_level or "ERROR")
     if not log_level:
         _quiet_task_failures(spark)
     return spark
+
+
+def _launch_jvm(settings: dict[str, str]) -> None:
+    """Start the JVM with its stdout and stderr in `LAUNCH.log`, unless it runs already or `--verbose`.
+
+    The JVM (and the Python workers it starts, its children) would otherwise write to this process's terminal:
+    `WARNING: Using incubator modules`, log4j lines, a dying worker's stack. A failure still reaches the user
+    as one line: it is raised in Python, through py4j (engine/cli/errors.py). pyspark's `launch_gateway` takes
+    the Popen arguments for this; the builder then finds the gateway running and starts the same conf on it.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None or LAUNCH.verbose or not LAUNCH.log:
+        return
+    try:
+        os.makedirs(os.path.dirname(LAUNCH.log) or ".", exist_ok=True)
+        log = open(LAUNCH.log, "ab")
+    except OSError:   # the work dir cannot take it (a full disk): the JVM's lines are dropped, not shown
+        log = open(os.devnull, "ab")
+    with log:
+        log.write(f"--- tamis (pid {os.getpid()}) starting Spark at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.flush()
+        conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+        SparkContext._ensure_initialized(gateway=launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log}))
 
 
 def _submitter_conf() -> dict[str, str]:
@@ -128,7 +174,7 @@ def _conf_defaults(master: str, shuffle_partitions: int | None) -> dict[str, str
         "spark.sql.execution.arrow.maxBytesPerOutputBatch": str(ARROW_MAX_BYTES),
         "spark.sql.shuffle.partitions": str(shuffle_partitions or _default_partitions(master)),
         "spark.sql.session.timeZone": "UTC",
-        "spark.ui.enabled": "false",
+        "spark.ui.enabled": "true" if LAUNCH.ui else "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.adaptive.enabled": "true",
         "spark.python.worker.reuse": "true",

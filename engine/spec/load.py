@@ -8,11 +8,14 @@ mapped here to the line that holds it.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
+import types
 from pathlib import Path
+from typing import Annotated, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 
 from engine.spec.models import MixSpec, SemanticError
 from engine.spec.paths import canonicalize, missing_files, path_problems, resolve_spec_paths
@@ -81,10 +84,74 @@ def _fmt_path(path: tuple) -> str:
     return s or "(top level)"
 
 
-def _message(err: dict) -> str:
+def choices_hint(word, options) -> str:
+    """`valid: a, b, c (did you mean b?)`: the choices, sorted, and the closest to `word` if one is close."""
+    close = difflib.get_close_matches(str(word), options, n=1)
+    return f"valid: {', '.join(sorted(options))}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _pick(tp, datum):
+    """The model (or container type) `tp` stands for at `datum`: Annotated and Optional unwrapped, a
+    discriminated union resolved by the datum's `kind`."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            models = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)]
+            kind = datum.get("kind") if isinstance(datum, dict) else None
+            same = [m for m in models if "kind" in m.model_fields
+                    and kind in get_args(m.model_fields["kind"].annotation)]
+            others = [a for a in get_args(tp) if a is not type(None)]
+            tp = (same or models or others or [None])[0]
+        else:
+            return tp
+
+
+def _model_at(path: tuple, data):
+    """The pydantic model holding the last key of the data path `path`, else None."""
+    tp, cur = MixSpec, data
+    for part in path[:-1]:
+        tp = _pick(tp, cur)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            tp = tp.model_fields[part].annotation if part in tp.model_fields else None
+        elif get_origin(tp) in (list, dict):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+        cur = cur[part] if isinstance(cur, (dict, list)) and _has(cur, part) else None
+    tp = _pick(tp, cur)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _has(cur, part) -> bool:
+    return part in cur if isinstance(cur, dict) else isinstance(part, int) and 0 <= part < len(cur)
+
+
+def valid_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a spec may give `model`: its fields and their aliases (not `kind`, already there, nor fields
+    the loader sets)."""
+    keys = set()
+    for name, f in model.model_fields.items():
+        if name == "kind" or f.exclude:
+            continue
+        keys.add(name)
+        if isinstance(f.validation_alias, AliasChoices):
+            keys.update(c for c in f.validation_alias.choices if isinstance(c, str))
+    return sorted(keys)
+
+
+def _unknown_key(path: tuple, data) -> str:
+    model = _model_at(path, data) if path else None
+    if model is None:
+        return "unknown field"
+    return f"unknown field; {choices_hint(path[-1], valid_keys(model))}"
+
+
+def _message(err: dict, path: tuple = (), data=None) -> str:
     t = err["type"]
     if t == "extra_forbidden":
-        return "unknown field"
+        return _unknown_key(path, data)
     if t == "missing":
         return "required field is missing"
     if t == "union_tag_invalid":
@@ -123,7 +190,7 @@ def _validation_problems(e: ValidationError, data, lines: dict, filename: str) -
                          for path, msg in ctx_err.problems]
             continue
         path = _data_path(tuple(err["loc"]), data)
-        problems.append(f"{filename}:{_line_of(lines, path)}: {_fmt_path(path)}: {_message(err)}")
+        problems.append(f"{filename}:{_line_of(lines, path)}: {_fmt_path(path)}: {_message(err, path, data)}")
     return sorted(set(problems), key=lambda p: (int(p.split(":")[1]) if p.split(":")[1].isdigit() else 0, p))
 
 

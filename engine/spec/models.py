@@ -170,6 +170,9 @@ class MixSpec(Strict):
     sources: list[Source] = Field(min_length=1)
     dedup: DedupSpec | None = None
     limits: LimitsSpec = LimitsSpec()
+    # where a leaf's sample stops (engine/plan/cuts.py): nearest balances the rounding over leaves so the
+    # total lands within about half a document of target_tokens; over = each leaf meets its budget (before 21)
+    cut: Literal["nearest", "under", "over"] = "nearest"
     spark: dict[str, str] = {}          # extra Spark conf, e.g. spark.executor.memory
 
     # set by load_spec, not by the YAML
