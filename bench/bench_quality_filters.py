@@ -19,8 +19,6 @@ Also reports keep/drop agreement on the distinct documents.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 import time
 import warnings
@@ -39,31 +37,7 @@ from filters.c4 import C4Quality  # noqa: E402
 from filters.fineweb import FineWebQuality  # noqa: E402
 from filters.gopher import GopherQuality, GopherRepetition  # noqa: E402
 from filters.text.words import Words  # noqa: E402
-
-
-def warc_texts(path: Path) -> list[str]:
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-
-    out = []
-    with open(path, "rb") as f:
-        for rec in ArchiveIterator(f, record_types=WarcRecordType.response, parse_http=True):
-            body = rec.reader.read()
-            out.append(extract_plain_text(bytes_to_str(body, detect_encoding(body)), main_content=True))
-    return out
-
-
-def jsonl_texts(folder: Path) -> list[str]:
-    out, seen = [], set()
-    for p in sorted(folder.rglob("*.gz")):
-        with gzip.open(p, "rt", encoding="utf-8") as f:
-            for line in f:
-                t = json.loads(line).get("text")
-                if isinstance(t, str) and t not in seen:
-                    seen.add(t)
-                    out.append(t)
-    return out
+from tests.web_texts import jsonl_texts, warc_texts  # noqa: E402  (the parity tests' corpus readers)
 
 
 def web_corpus(shared: Path = SHARED) -> list[str]:

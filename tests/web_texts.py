@@ -1,6 +1,6 @@
 """Real web text for the filter parity tests: resiliparse main-content text of WARC responses, and the distinct
-`text` fields of gzipped JSONL documents. (bench/bench_quality_filters.py reads its corpus the same way, with
-its own copy: tests do not import bench/.)"""
+`text` fields of gzipped JSONL documents. (bench/bench_quality_filters.py imports these, so both read the same corpus;
+tests never import bench/.)"""
 from __future__ import annotations
 
 import gzip
