@@ -120,6 +120,13 @@ class PageTimer:
         signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
         try:
             result = fn(arg)
+        except Exception as e:
+            # an extractor (or a library it imports) that catches our interrupt and raises something else
+            # instead is still over budget: the page is a timeout, not a parser error
+            if self.fired:
+                raise ExtractTimeout() from e
+            raise
+        else:
             if self.fired:
                 raise ExtractTimeout()
             return result
@@ -156,6 +163,7 @@ class _Trafilatura:
         # trafilatura's own parser settings, fed UTF-8 bytes: libxml2 then needs neither the str
         # round trip nor trafilatura's regex pass that strips XML-invalid characters from str input
         self.parser = _parser(etree, lhtml)
+        self.extract(WARM_UP_PAGE)   # trafilatura's lazy imports, outside any page's timer (see _warm_up)
 
     def extract(self, html: str) -> str | None:
         tree = self._parse(html)
@@ -227,6 +235,19 @@ def resiliparse_text(html: str) -> str | None:
                               list_bullets=False, alt_texts=False)
 
 
+WARM_UP_PAGE = ("<html><head><title>t</title></head><body><article><h1>Title</h1><p>"
+                + "A sentence of warm-up text, long enough to be kept. " * 8 + "</p></article></body></html>")
+_WARM: set = set()
+
+
+def _warm_up(fn) -> None:
+    """Run `fn` once on a small page, untimed, so that the modules it imports lazily on a first page
+    (trafilatura's date, language and URL helpers) are loaded outside any page's time budget."""
+    if fn not in _WARM:
+        fn(WARM_UP_PAGE)
+        _WARM.add(fn)
+
+
 _STATELESS = {
     "resiliparse": resiliparse_text,
     "trafilatura_fast": _trafilatura_fast,
@@ -256,18 +277,18 @@ class Extractor:
         self._trafilatura: _Trafilatura | None = None
 
     def function(self, extractor: str):
-        """The `html -> text | None` function of the named extractor, with no time budget."""
+        """The `html -> text | None` function of the named extractor, with no time budget. Its modules are
+        imported here, never under a page's timer: an alarm inside an import would leave a half-initialised
+        module behind for the rest of the worker's life."""
         if extractor == DEFAULT_EXTRACTOR:
-            return self._trafilatura_default
+            if self._trafilatura is None:
+                self._trafilatura = _Trafilatura()
+            return self._trafilatura.extract
         fn = _STATELESS.get(extractor)
         if fn is None:
             raise ValueError(f"unknown extractor {extractor!r} (known: {', '.join(EXTRACTORS)})")
+        _warm_up(fn)
         return fn
-
-    def _trafilatura_default(self, html: str) -> str | None:
-        if self._trafilatura is None:
-            self._trafilatura = _Trafilatura()
-        return self._trafilatura.extract(html)
 
     def extract_detailed(self, html: str, extractor: str = DEFAULT_EXTRACTOR, timeout: float = 2.0) -> Extraction:
         """Main text of `html` with the named extractor, within `timeout` seconds (see module docstring)."""

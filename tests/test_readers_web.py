@@ -7,6 +7,7 @@ import io
 import json
 import os
 import threading
+import time
 import zlib
 
 import pytest
@@ -388,6 +389,39 @@ def test_extraction_time_budget():
     small = extract_detailed("<html><body><article><p>" + "Short page text here. " * 20 + "</p></article></body></html>",
                              "trafilatura", timeout=5)
     assert small.extractor == "trafilatura" and small.note is None and "Short page text" in small.text
+
+
+def test_extractor_set_up_runs_outside_the_page_timer(monkeypatch):
+    """An alarm inside an import leaves a half-initialised module for the rest of the worker's life (it once
+    turned a slow worker's first page into `error:ImportError`): set-up and lazy imports run untimed."""
+    import engine.extract as extract_mod
+    extractor = extract_mod.Extractor()
+    armed_during_set_up = []
+    real_extract = extract_mod._Trafilatura.extract
+    monkeypatch.setattr(extract_mod._Trafilatura, "extract",
+                        lambda self, html: armed_during_set_up.append(extractor.timer.armed) or real_extract(self, html))
+    r = extractor.extract_detailed("<html><body><p>" + "Some words here. " * 30 + "</p></body></html>", "trafilatura", 5)
+    assert r.note is None and armed_during_set_up == [False, True]   # warm-up page untimed, the page timed
+
+
+def test_interrupt_turned_into_another_error_is_still_a_timeout():
+    """A library that catches the page's interrupt and raises something else must not make a timeout look
+    like a parser error."""
+    import engine.extract as extract_mod
+
+    def swallows_the_interrupt(html):
+        try:
+            while True:
+                time.sleep(0.001)
+        except extract_mod.ExtractTimeout:
+            raise ImportError("cannot import name 'x' from partially initialized module") from None
+
+    extractor = extract_mod.Extractor()
+    with pytest.raises(extract_mod.ExtractTimeout):
+        extractor.timer.call(swallows_the_interrupt, "<html/>", 0.01)
+    assert not extractor.timer.armed
+    with pytest.raises(ImportError):   # the same error without an alarm is the extractor's own
+        extractor.timer.call(lambda html: __import__("no_such_module_here"), "<html/>", 5)
 
 
 def test_time_budget_without_outer_timer():
