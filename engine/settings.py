@@ -39,6 +39,11 @@ class Settings:
     cluster_dir: str
     # TAMIS_CACHE_DIR: cache files (the NSFW domain-list hashes); default $XDG_CACHE_HOME/tamis or ~/.cache/tamis
     cache_dir: Path
+    # AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (the AWS SDKs' standard names): an S3-compatible endpoint,
+    #   addressed path-style (http://host:port/bucket/key); the spec's `storage.endpoint` takes precedence
+    aws_endpoint_url: str | None
+    # AWS_REGION or AWS_DEFAULT_REGION: the S3 region when the spec's `storage.region` does not name one
+    aws_region: str | None
 
     @functools.cached_property
     def max_task_bytes(self) -> int | None:
@@ -65,5 +70,7 @@ def settings() -> Settings:
         max_doc_bytes_raw=env.get("TAMIS_MAX_DOC_BYTES"),
         debug=bool(env.get("TAMIS_DEBUG")),
         cluster_dir=env.get("TAMIS_CLUSTER_DIR") or os.path.join(os.path.expanduser("~"), ".tamis", "cluster"),
+        aws_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+        aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         cache_dir=Path(env.get("TAMIS_CACHE_DIR") or Path(env.get("XDG_CACHE_HOME", "~/.cache")) / "tamis").expanduser(),
     )

@@ -37,3 +37,28 @@ def spark():
     s = get_spark("local[2]", app_name="tamis-tests", shuffle_partitions=4)
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole run (tests/s3server.py)."""
+    from tests.s3server import start
+
+    server = start(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """This process reaches the test S3 server through the standard AWS variables; storage options reset."""
+    from engine.storage import configure
+    from engine.storage.filesystems import _filesystem
+
+    for k, v in s3_server.env.items():
+        monkeypatch.setenv(k, v)
+    configure(None)
+    _filesystem.cache_clear()
+    yield s3_server
+    configure(None)
+    _filesystem.cache_clear()

@@ -150,6 +150,19 @@ class OutputSpec(Strict):
     work_dir: str | None = None                   # stage checkpoints; default <path>.work
 
 
+class StorageSpec(Strict):
+    """Non-secret options of remote storage (engine/storage). Credentials never go here: they come from each
+    store's standard environment (AWS_ACCESS_KEY_ID, ~/.aws, instance roles, ...)."""
+    endpoint: str | None = None      # an S3-compatible server, e.g. http://127.0.0.1:8333 (else AWS_ENDPOINT_URL)
+    region: str | None = None        # else AWS_REGION
+    anonymous: bool = False          # public buckets such as s3://commoncrawl/: send no credentials
+
+    def options(self):
+        from engine.storage import StorageOptions
+
+        return StorageOptions(endpoint=self.endpoint, region=self.region, anonymous=self.anonymous)
+
+
 # ---------------------------------------------------------------- the mix
 
 
@@ -174,6 +187,7 @@ class MixSpec(Strict):
     # total lands within about half a document of target_tokens; over = each leaf meets its budget (before 21)
     cut: Literal["nearest", "under", "over"] = "nearest"
     spark: dict[str, str] = {}          # extra Spark conf, e.g. spark.executor.memory
+    storage: StorageSpec = StorageSpec()   # endpoint, region, anonymous access for s3:// gs:// paths
 
     # set by load_spec, not by the YAML
     spec_path: str | None = Field(default=None, exclude=True)
