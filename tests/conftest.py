@@ -39,12 +39,27 @@ def spark():
     s.stop()
 
 
+def _reserve_s3_port() -> int:
+    """The test S3 server's port, fixed when the test process starts, and the AWS_* variables that reach it
+    set in this process's environment right away: Spark's Python workers inherit the environment the
+    shared SparkSession starts with, so they find the server whether it is started before or after."""
+    from tests.s3server import _free_port, test_env
+
+    port = _free_port()
+    os.environ.update(test_env(port))
+    return port
+
+
+S3_PORT = _reserve_s3_port()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
-    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole run (tests/s3server.py)."""
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole run (tests/s3server.py), on the port whose
+    AWS_* variables this process (and so every Spark worker and subprocess) already has."""
     from tests.s3server import start
 
-    server = start(tmp_path_factory.mktemp("seaweedfs"))
+    server = start(tmp_path_factory.mktemp("seaweedfs"), s3_port=S3_PORT)
     yield server
     server.stop()
 

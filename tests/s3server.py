@@ -30,6 +30,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_env(port: int) -> dict:
+    """The AWS SDKs' standard variables that reach a test server on `port` (test keys, not secrets)."""
+    return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
 def weed_binary() -> str:
     path = shutil.which("weed", path=os.path.dirname(sys.executable)) or shutil.which("weed")
     if not path:
@@ -46,8 +53,7 @@ class S3Server:
     @property
     def env(self) -> dict:
         """What a process needs to reach this server: the AWS SDKs' standard variables."""
-        return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+        return test_env(int(self.endpoint.rsplit(":", 1)[1]))
 
     def filesystem(self, anonymous: bool = False):
         from pyarrow import fs
@@ -88,7 +94,7 @@ class S3Server:
             self.proc.wait()
 
 
-def start(folder: Path, timeout: float = 60) -> S3Server:
+def start(folder: Path, timeout: float = 60, s3_port: int | None = None) -> S3Server:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "s3.json"
     config.write_text(json.dumps({"identities": [
@@ -97,6 +103,7 @@ def start(folder: Path, timeout: float = 60) -> S3Server:
         {"name": "anonymous", "actions": [f"Read:{PUBLIC_BUCKET}", f"List:{PUBLIC_BUCKET}"]}]}))
     (folder / "data").mkdir(exist_ok=True)
     ports = {k: _free_port() for k in ("s3", "master", "volume", "filer", "s3g", "masterg", "volumeg", "filerg")}
+    ports["s3"] = s3_port or ports["s3"]
     cmd = [weed_binary(), "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
            "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}", f"-master.port={ports['master']}",
            f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}", f"-s3.port.grpc={ports['s3g']}",
