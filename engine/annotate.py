@@ -116,22 +116,32 @@ def _empty_file_row(path: str, source) -> pa.RecordBatch:
 
 def read_and_annotate(path: str, source, filters: list[Filter], schema: pa.Schema, tokenizer: str,
                       max_bytes: int):
-    """Every record of one input file (or site folder), annotated, in batches of at most about `max_bytes`."""
-    import os
+    """Every record of one input file (or site folder), annotated, in batches of at most about `max_bytes`.
 
-    from engine.readers import read_file
+    A file the driver listed that is not there (or not reachable) from this process is `InputUnreadable`:
+    the run fails naming the file and the host, rather than writing the source without it."""
+    from engine import storage
+    from engine.readers import InputUnreadable, read_file
 
     try:
-        empty = os.path.isfile(path) and os.path.getsize(path) == 0
-    except OSError:
-        empty = False
+        found = storage.info(path)
+    except OSError as e:   # no such bucket, access denied, endpoint down
+        raise InputUnreadable(path, e) from None
+    if found is None:
+        raise InputUnreadable(path, FileNotFoundError(2, "No such file or directory", path))
+    empty = not found.is_dir and found.size == 0
     batches = [_empty_file_row(path, source)] if empty else read_file(path, source)   # 0 bytes: counted
     for batch in batches:
         yield from bounded_batches(annotate_batch(batch, filters, schema, tokenizer), max_bytes)
 
 
-def annotate_paths(batches, source, filters: list[Filter], schema: pa.Schema, tokenizer: str, max_bytes: int):
-    """One Spark task (`mapInArrow` over a column `path`): every record of its files, annotated."""
+def annotate_paths(batches, source, filters: list[Filter], schema: pa.Schema, tokenizer: str, max_bytes: int,
+                   storage_options=None):
+    """One Spark task (`mapInArrow` over a column `path`): every record of its files, annotated.
+    `storage_options`: the spec's `storage:` block, set here first (an executor is another process)."""
+    from engine import storage
+
+    storage.configure(storage_options)
     for b in batches:
         for path in b.column("path").to_pylist():
             yield from read_and_annotate(path, source, filters, schema, tokenizer, max_bytes)

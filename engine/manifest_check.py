@@ -6,14 +6,18 @@ mismatch is refused). Every shard `<path>/*.parquet` and rejects file `<path>/re
 listed in the manifest (`shards`, `rejects`: file, bytes, sha256), exist, and have the listed size and
 sha256; a listed file that is missing, a size or checksum that differs, or a Parquet file that is not
 listed is a problem. Checksums are read in threads (hashlib releases the GIL on large reads).
+
+The output may be a local folder or a remote URI (engine.storage): one listing gives names and sizes. On a
+remote output the sha256 is checked only when asked (`checksums="remote"`): it means reading every byte
+back over the network, while the sizes catch a missing or truncated file.
 """
 from __future__ import annotations
 
-import glob
-import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+
+from engine import storage
 
 
 class ManifestMismatch(Exception):
@@ -21,11 +25,10 @@ class ManifestMismatch(Exception):
 
 
 def sha256_file(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return storage.sha256(path)
 
 
-def _listed(manifest: dict) -> tuple[dict[str, dict], list[str]]:
+def listed_files(manifest: dict) -> tuple[dict[str, dict], list[str]]:
     """{relative path: entry} for every file the manifest lists, and problems with the entries themselves."""
     files, problems = {}, []
     for key, sub in (("shards", ""), ("rejects", "rejects")):
@@ -40,25 +43,43 @@ def _listed(manifest: dict) -> tuple[dict[str, dict], list[str]]:
             elif not isinstance(e.get("bytes"), int) or not isinstance(e.get("sha256"), str):
                 problems.append(f"manifest.json: `{key}` entry {name} has no bytes/sha256")
             else:
-                files[os.path.join(sub, name) if sub else name] = e
+                files[f"{sub}/{name}" if sub else name] = e
     return files, problems
 
 
-def manifest_problems(folder: str, manifest: dict, checksums: bool = True) -> list[str]:
-    """Every way the Parquet files in `folder` differ from `manifest` (empty when they match)."""
-    files, problems = _listed(manifest)
-    present = {os.path.relpath(p, folder) for p in glob.glob(os.path.join(glob.escape(folder), "*.parquet"))
-               + glob.glob(os.path.join(glob.escape(folder), "rejects", "*.parquet"))}
+_listed = listed_files   # the former name
+
+
+def _parquet_sizes(folder: str) -> dict[str, int | None]:
+    """{relative path ('x.parquet', 'rejects/y.parquet'): size} of the output's Parquet files."""
+    base = (folder if storage.is_remote(folder) else storage.local_path(folder)).rstrip("/").rstrip(os.sep)
+    out = {}
+    for i in storage.walk_files(folder):
+        rel = i.path[len(base) + 1:].replace(os.sep, "/")
+        parts = rel.split("/")
+        if parts[-1].startswith("."):
+            continue                      # hidden: not an output file (as a shell glob sees it)
+        if rel.endswith(".parquet") and (len(parts) == 1 or len(parts) == 2 and parts[0] == "rejects"):
+            out[rel] = i.size
+    return out
+
+
+def manifest_problems(folder: str, manifest: dict, checksums: bool | str = True) -> list[str]:
+    """Every way the Parquet files in `folder` differ from `manifest` (empty when they match).
+
+    `checksums`: True: sha256 of local files (a remote output: sizes only); "remote": sha256 everywhere."""
+    files, problems = listed_files(manifest)
+    present = _parquet_sizes(folder)
+    hash_it = checksums == "remote" or (checksums is True and not storage.is_remote(folder))
     to_hash = []
     for rel, e in sorted(files.items()):
-        path = os.path.join(folder, rel)
-        if not os.path.isfile(path):
+        if rel not in present:
             problems.append(f"{rel} is listed in manifest.json but missing")
-        elif os.path.getsize(path) != e["bytes"]:
-            problems.append(f"{rel} has {os.path.getsize(path)} bytes, manifest.json says {e['bytes']}")
-        elif checksums:
-            to_hash.append((rel, path, e["sha256"]))
-    problems += [f"{rel} is not listed in manifest.json" for rel in sorted(present - files.keys())]
+        elif present[rel] != e["bytes"]:
+            problems.append(f"{rel} has {present[rel]} bytes, manifest.json says {e['bytes']}")
+        elif hash_it:
+            to_hash.append((rel, storage.join(folder, rel), e["sha256"]))
+    problems += [f"{rel} is not listed in manifest.json" for rel in sorted(present.keys() - files.keys())]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for (rel, _p, want), got in zip(to_hash, pool.map(lambda t: sha256_file(t[1]), to_hash)):
             if got != want:
@@ -66,20 +87,27 @@ def manifest_problems(folder: str, manifest: dict, checksums: bool = True) -> li
     return problems
 
 
-def check_output_files(folder: str, manifest: dict | None = None, checksums: bool = True):
+def read_manifest(folder: str) -> dict:
+    """`folder/manifest.json` as a dict, or ManifestMismatch in one line."""
+    try:
+        manifest = json.loads(storage.read_bytes(storage.join(folder, "manifest.json")))
+    except FileNotFoundError:
+        raise ManifestMismatch(f"{folder}: has _SUCCESS but no manifest.json") from None
+    except ValueError as e:
+        raise ManifestMismatch(f"{folder}: manifest.json unreadable ({type(e).__name__}: {e})") from None
+    except OSError as e:
+        raise ManifestMismatch(f"manifest.json unreadable: {storage.describe(e, folder)}") from None
+    if not isinstance(manifest, dict):
+        raise ManifestMismatch(f"{folder}: manifest.json is not an object")
+    return manifest
+
+
+def check_output_files(folder: str, manifest: dict | None = None, checksums: bool | str = True):
     """Raise ManifestMismatch (one line: the first problem and how many more) unless the files match.
 
     `manifest`: the dict to check against (default: `folder/manifest.json`)."""
     if manifest is None:
-        try:
-            with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
-                manifest = json.load(f)
-        except FileNotFoundError:
-            raise ManifestMismatch(f"{folder}: has _SUCCESS but no manifest.json") from None
-        except (OSError, ValueError) as e:
-            raise ManifestMismatch(f"{folder}: manifest.json unreadable ({type(e).__name__}: {e})") from None
-        if not isinstance(manifest, dict):
-            raise ManifestMismatch(f"{folder}: manifest.json is not an object")
+        manifest = read_manifest(folder)
     problems = manifest_problems(folder, manifest, checksums)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -10,6 +10,12 @@
 - `finish`: manifest.json written, the files checked against it (engine/manifest_check.py), `_SUCCESS`, then
   `commit`: two renames on the same filesystem, never a partial copy. A failed or killed run leaves nothing
   at the output path.
+
+Remote outputs (object stores: no atomic rename, no O_EXCL) follow another protocol, `finish_remote`: the run
+deletes `<out>/_SUCCESS` before writing anything (the old output is no longer committed), writes its files in
+place under deterministic names, then manifest.json, checks every listed file is there with its size (one
+listing), deletes every other file under `<out>/` (leftovers of a killed or older run), and writes `_SUCCESS`
+last. Readers trust only an output with `_SUCCESS`. The lock there is best effort (see `_acquire_remote`).
 """
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ import time
 import uuid
 from pathlib import Path
 
-from engine.manifest_check import check_output_files
+from engine import storage
+from engine.manifest_check import ManifestMismatch, check_output_files
 
 STALE_AGE = 7 * 86400       # another host's lock or build folder: presumed abandoned after this long
 UNREADABLE_AGE = 600        # a lock file with no content: a run killed between creating and writing it
@@ -46,7 +53,7 @@ class LockLost(RuntimeError):
 
 def lock_path(out: str) -> str:
     out = out.rstrip("/")
-    return os.path.join(os.path.dirname(out) or ".", f".{os.path.basename(out)}.lock")
+    return storage.join(storage.dirname(out) or ".", f".{storage.basename(out)}.lock")
 
 
 def owner_tag() -> str:
@@ -76,18 +83,27 @@ def owner_alive(host: str, pid: int, pid_start: str | None = None) -> bool | Non
 
 def _read(path: str) -> dict | None:
     try:
-        with open(path) as f:
-            d = json.load(f)
+        d = json.loads(storage.read_bytes(path))
         return d if isinstance(d, dict) and {"host", "pid", "token"} <= d.keys() else None
     except (OSError, ValueError):
         return None
 
 
+def _mtime(path: str) -> float | None:
+    if not storage.is_remote(path):
+        return os.path.getmtime(path)
+    i = storage.info(path)
+    if i is None:
+        raise FileNotFoundError(path)
+    return i.mtime
+
+
 def _stale(path: str, holder: dict | None) -> bool:
     try:
-        age = time.time() - os.path.getmtime(path)
+        mtime = _mtime(path)
     except OSError:
         return True   # gone meanwhile
+    age = time.time() - mtime if mtime is not None else 0.0
     if holder is None:
         return age > UNREADABLE_AGE
     live = owner_alive(holder["host"], int(holder["pid"]), holder.get("pid_start"))
@@ -130,14 +146,37 @@ class OutputLock:
     def release(self):
         holder = _read(self.path)
         if holder and holder["token"] == self.token:
-            os.remove(self.path)
+            storage.delete_file(self.path)
+
+
+def _me() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _proc_start(os.getpid()),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": uuid.uuid4().hex}
+
+
+def _acquire_remote(path: str) -> OutputLock:
+    """The lock object on an object store: read it, refuse a live holder, write ours, read it back.
+
+    Best effort: a store without conditional writes cannot make "create if absent" atomic, so two runs
+    starting within the same moment may both see no lock, both write, and the later write wins; the earlier
+    run then fails its token check before it deletes leftovers or writes `_SUCCESS` (`OutputLock.check`), so
+    at most it leaves uncommitted files that the winner's run removes."""
+    holder = _read(path)
+    if storage.exists(path) and not _stale(path, holder):
+        raise OutputLocked(_describe(holder, path))
+    me = _me()
+    storage.write_bytes(path, json.dumps(me).encode())
+    if (_read(path) or {}).get("token") != me["token"]:
+        raise OutputLocked(_describe(_read(path), path))
+    return OutputLock(path, me["token"])
 
 
 def acquire(out: str) -> OutputLock:
     """Take the output's lock, or raise OutputLocked naming its live holder."""
     path = lock_path(out)
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _proc_start(os.getpid()),
-          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": uuid.uuid4().hex}
+    if storage.is_remote(path):
+        return _acquire_remote(path)
+    me = _me()
     for _ in range(5):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -203,12 +242,23 @@ def check_output(spec, overwrite: bool):
     """Refuse unsafe paths (engine.spec.paths rules) and an existing output unless `overwrite`."""
     from engine.spec.paths import canonicalize, path_problems
 
+    storage.configure(spec.storage.options())   # the CLI checks before `run` configures the store
     problems = path_problems(spec)
     if problems:
         raise UnsafePath(problems[0][1])
     canonicalize(spec)   # the run writes exactly the real folders just checked (a spec may be built in code)
     out = spec.output.path
-    if os.path.exists(out) and os.listdir(out) and not overwrite:
+    if storage.is_remote(out):
+        problem = storage.reachable_problem(out, "output")   # no bucket, denied, endpoint down: one line
+        if problem:
+            raise UnsafePath(problem)
+        try:   # an object store has no empty folders: the output exists when anything is under its prefix
+            exists = bool(storage.listdir(out))
+        except OSError as e:
+            raise UnsafePath(f"output {storage.describe(e, out)}") from None
+    else:
+        exists = os.path.exists(out) and bool(os.listdir(out))
+    if exists and not overwrite:
         raise OutputExists(f"output exists: {out} (use --overwrite to replace it)")
 
 
@@ -238,11 +288,61 @@ def commit(tmp: str, out: str, overwrite: bool, lock: OutputLock | None = None):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def finish(tmp: str, out: str, manifest: dict, overwrite: bool, lock: OutputLock):
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode()
+
+
+def finish(tmp: str, out: str, manifest: dict, overwrite: bool, lock: OutputLock, master: str | None = None):
     """Write manifest.json into the build folder, check the files against it, mark it `_SUCCESS`, commit.
 
-    `verify` and `commit` are looked up here at call time (tests/hooks/sitecustomize.py pauses before them)."""
-    Path(tmp, "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    verify(tmp, manifest)
+    `verify` and `commit` are looked up here at call time (tests/hooks/sitecustomize.py pauses before them).
+    `master`: on a real cluster a missing file most likely means the executors wrote to their own disks."""
+    Path(tmp, "manifest.json").write_bytes(_manifest_bytes(manifest))
+    try:
+        verify(tmp, manifest)
+    except ManifestMismatch as e:
+        if master and not master.startswith("local"):
+            raise ManifestMismatch(f"{e}; the executors may not share the driver's disk: give the output as "
+                                   "an object store URI (e.g. s3://bucket/path)") from None
+        raise
     Path(tmp, "_SUCCESS").write_text("")
     commit(tmp, out, overwrite, lock)
+
+
+# ---------------------------------------------------------------- remote outputs (object stores)
+
+
+def start_remote(out: str):
+    """Before a run writes anything under a remote output: the old output is no longer committed."""
+    storage.delete_file(storage.join(out, "_SUCCESS"))
+
+
+def verify_remote(out: str, manifest: dict) -> list[str]:
+    """Every file the manifest lists is under `out` with its size (one listing; the sha256 came from the
+    writers). Returns the other files under `out`: leftovers to delete before `_SUCCESS`."""
+    from engine.manifest_check import listed_files
+
+    files, problems = listed_files(manifest)
+    base = out.rstrip("/") + "/"
+    sizes = {i.path[len(base):]: i.size for i in storage.walk_files(out)}
+    for rel, e in sorted(files.items()):
+        if rel not in sizes:
+            problems.append(f"{rel} is listed in manifest.json but missing")
+        elif sizes[rel] != e["bytes"]:
+            problems.append(f"{rel} has {sizes[rel]} bytes, manifest.json says {e['bytes']}")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ManifestMismatch(f"{out}: files do not match manifest.json: {problems[0]}{more}")
+    return sorted(set(sizes) - set(files) - {"manifest.json"})
+
+
+def finish_remote(out: str, manifest: dict, lock: OutputLock):
+    """manifest.json, the listed files checked, leftovers deleted, `_SUCCESS` last (no rename anywhere)."""
+    lock.check()
+    storage.write_bytes(storage.join(out, "manifest.json"), _manifest_bytes(manifest))
+    leftovers = verify_remote(out, manifest)
+    lock.check()                                 # never delete files another run may have written
+    for rel in leftovers:
+        storage.delete_file(storage.join(out, rel))
+    lock.check()
+    storage.write_bytes(storage.join(out, "_SUCCESS"), b"")

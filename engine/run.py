@@ -2,9 +2,10 @@
 
 Orchestration only. The inputs are listed once (engine.spec.paths.resolve_source) and that one list feeds
 the stage keys, the annotate tasks and the manifest. Stages are cached under the work dir
-(engine/stages.py); the output is built in a hidden sibling folder, checked against its manifest and
-renamed into place (engine/output.py): a failed or killed run leaves nothing at the output path. Spark
-work lives in engine/spark/, the mix plan and the manifest in engine/plan/.
+(engine/stages.py); a local output is built in a hidden sibling folder, checked against its manifest and
+renamed into place (engine/output.py): a failed or killed run leaves nothing at the output path. A remote
+output (object store) is written in place and committed by `_SUCCESS`, written last (output.finish_remote).
+Spark work lives in engine/spark/, the mix plan and the manifest in engine/plan/.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import os
 import shutil
 import time
 
-from engine import output
+from engine import output, storage
 # re-exported: the CLI and callers of `run` import these from here
 from engine.output import OutputExists, UnsafePath, check_output  # noqa: F401
 from engine.plan.manifest import build_manifest
@@ -47,28 +48,29 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None, inputs: dict | None = Non
         return df
 
     say("annotate", "reading and filtering")
-    df = stage(spark, os.path.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
+    df = stage(spark, storage.join(work, f"annotate-{keys['annotate']}"), annotated, reused, "annotate")
     df = unique_ids(df)      # everything below joins, samples and counts on id: make it unique per mix
     if any(deferred(s.filters) for s in spec.sources):   # source-wide thresholds (quality top_percent)
         say("thresholds", "source-wide quantile thresholds")
         base = df
-        df = stage(spark, os.path.join(work, f"thresholds-{keys['annotate']}"),
+        df = stage(spark, storage.join(work, f"thresholds-{keys['annotate']}"),
                    lambda: apply_global_thresholds(base, spec)[0], reused, "thresholds")
     if spec.dedup:
         from engine.spark.dedup import dedup
 
         say("dedup", "exact and near-duplicate detection")
         base = df
-        df = stage(spark, os.path.join(work, f"dedup-{keys['dedup']}"), lambda: dedup(base, spec.dedup),
+        df = stage(spark, storage.join(work, f"dedup-{keys['dedup']}"), lambda: dedup(base, spec.dedup),
                    reused, "dedup")
     return df, reused, work
 
 
 def run(spec: MixSpec, master: str | None = None, overwrite: bool = False, progress=None) -> dict:
     """Run the mix holding the output's lock (engine/output.py): a concurrent run on it is refused."""
+    storage.configure(spec.storage.options())   # this process's store options; tasks get them in closures
     check_output(spec, overwrite)
     out = spec.output.path.rstrip("/")
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    storage.makedirs(storage.dirname(out) or ".")
     lock = output.acquire(out)
     try:
         return _run_locked(spec, master, overwrite, progress, lock)
@@ -85,10 +87,14 @@ def _run_locked(spec: MixSpec, master, overwrite: bool, progress, lock) -> dict:
     say = progress or (lambda *_: None)
     started = time.time()
     out = spec.output.path.rstrip("/")
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    output.clean_stale_builds(out)              # only folders whose owner is gone; restores a half-committed one
-    tmp = output.build_dir(out)                 # .<name>.tmp-<host>-<pid>-<rand>: cleaned once its owner is gone
-    os.makedirs(tmp)
+    remote = storage.is_remote(out)
+    if remote:
+        output.start_remote(out)                # `_SUCCESS` first: the old output is no longer committed
+        tmp = out                               # deterministic names in place; leftovers go at the commit
+    else:
+        output.clean_stale_builds(out)          # only folders whose owner is gone; restores a half-committed one
+        tmp = output.build_dir(out)             # .<name>.tmp-<host>-<pid>-<rand>: cleaned once its owner is gone
+        os.makedirs(tmp)
     try:
         spark = get_spark(master, conf=spec.spark)
         inputs = resolve_inputs(spec)
@@ -100,11 +106,15 @@ def _run_locked(spec: MixSpec, master, overwrite: bool, progress, lock) -> dict:
                                   reject_shards=reject_shards, stages=reused, work_dir=work,
                                   seconds=time.time() - started, master=master or spark.sparkContext.master,
                                   renamed=renamed_ids(df, counts))
-        output.finish(tmp, out, manifest, overwrite, lock)   # manifest.json, verify, _SUCCESS, commit
+        if remote:
+            output.finish_remote(out, manifest, lock)      # manifest.json, verify, leftovers, _SUCCESS
+        else:                                              # manifest.json, verify, _SUCCESS, commit
+            output.finish(tmp, out, manifest, overwrite, lock, master or spark.sparkContext.master)
         say("done", out)
         return manifest
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not remote:   # a remote output without `_SUCCESS` is not committed; the next run removes its files
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
@@ -128,7 +138,7 @@ def _mix_and_write(spec: MixSpec, df, counts, tmp: str, say):
     reject_shards = []
     if spec.output.keep_rejects:
         say("write", "writing rejects")
-        reject_shards = write_shards(rejected_docs(df), os.path.join(tmp, "rejects"), spec.seed,
+        reject_shards = write_shards(rejected_docs(df), storage.join(tmp, "rejects"), spec.seed,
                                      shard_count(text_bytes(counts, kept=False), spec.output.shard_mb),
                                      prefix="rejects")
     return plan, realized, shards, reject_shards

@@ -2,14 +2,20 @@
 
 The key covers the relevant part of the spec, the code that computes the stage and the input files'
 names, sizes and mtimes (as resolved once per run, engine.spec.paths.resolve_source), so a rerun after a
-crash, or a mix whose weights changed, reuses what is still valid. A stage folder appears under its final
-name only complete (build folder, then rename); a stage holding transient read errors is written but never
-reused (the `_TRANSIENT` marker, written by engine/spark/transient.py).
+crash, or a mix whose weights changed, reuses what is still valid.
 
-No pyspark here: `stage` only calls the DataFrame methods of what `build` returns and of `spark`.
+The work dir may be on an object store, where nothing renames atomically, and executors may share no disk
+with the driver; so a stage commits like an output: parts written in place by the tasks
+(engine/spark/stage_io.py), then `manifest.json` listing each with its size and sha256, then `_SUCCESS`.
+Only a committed manifest whose files are all there is reused; anything else in the folder is a leftover
+of a killed or older run, deleted when the stage is next built. A stage holding transient read errors is
+written but never reused (its manifest says so).
+
+No pyspark here: the Spark side is engine/spark/stage_io.py and engine/spark/transient.py.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -17,9 +23,9 @@ import os
 import shutil
 import socket
 import time
-import uuid
 from pathlib import Path
 
+from engine import storage
 from engine.plan.manifest import TAMIS_VERSION
 from engine.spec import MixSpec, SourceBase
 
@@ -28,7 +34,9 @@ ANNOTATE_CODE = ("filters/**/*.py", "engine/readers/**/*.py", "engine/annotate.p
                  "engine/spark/ids.py")
 DEDUP_CODE = ("engine/spark/dedup*.py", "engine/spark/dedup/**/*.py", "engine/spark/components.py",
               "engine/dedup/**/*.py")
-STALE_AGE = 7 * 86400          # another host's build folder: presumed abandoned after this long
+STALE_AGE = 7 * 86400          # an older tamis's build folder of another host: presumed abandoned after this long
+MANIFEST, SUCCESS = "manifest.json", "_SUCCESS"
+FORMAT = 1                     # of a stage's manifest: another one is never reused
 
 
 # ---------------------------------------------------------------- keys
@@ -72,8 +80,6 @@ def work_dir(spec: MixSpec) -> str:
 
 # ---------------------------------------------------------------- transient read errors: never reused
 
-MARKER = "_TRANSIENT"
-
 
 class StageLog(dict):
     """{stage: reused}, plus `notes[stage]`: extra fields for manifest.json `stages` (why it was recomputed)."""
@@ -89,52 +95,70 @@ def note(reused: dict, name: str, **fields):
         notes.setdefault(name, {}).update(fields)
 
 
-def stored_transient(path: str) -> dict | None:
-    """The transient read errors a completed stage holds (None when it has none: reusable).
-
-    A stage's key covers the input files' names, sizes and mtimes, not whether they could be read: a file
-    moved away mid-run and moved back unchanged gives the same key, so such a stage is recomputed whole."""
-    try:
-        with open(os.path.join(path, MARKER), encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return {"unreadable": {"docs": None, "files": []}}   # cannot tell: do not reuse
-
-
 def _summary(errors: dict) -> str:
     return ", ".join(f"{reason} ({v['docs']} docs)" for reason, v in sorted(errors.items()))
 
 
-def reusable(path: str, reused: dict, name: str) -> bool:
-    """Whether the stage at `path` is complete and may be reused; notes why not when it holds transient errors."""
-    if not stage_complete(path):
-        return False
-    held = stored_transient(path)
-    if held is not None:
-        note(reused, name, recomputed=f"the stored result had transient read errors: {_summary(held)}")
-    return held is None
+# ---------------------------------------------------------------- committed manifest
 
 
-# ---------------------------------------------------------------- build, then rename
+def _listing(path: str) -> dict[str, int | None]:
+    """{name relative to the stage folder: size} of every file under it: one listing."""
+    if storage.is_remote(path):
+        base = path.rstrip("/") + "/"
+        return {i.path[len(base):]: i.size for i in storage.walk_files(path) if i.path.startswith(base)}
+    base = storage.local_path(path)
+    return {os.path.relpath(i.path, base): i.size for i in storage.walk_files(path)}
+
+
+def committed(path: str, listing: dict | None = None) -> dict | None:
+    """The stage's manifest when it is committed (`_SUCCESS`, a readable manifest of this format) and every
+    file it lists is there with its size; else None. sha256s are not read back: a file is written whole or
+    not at all, so its size tells a killed write from a complete one."""
+    listing = _listing(path) if listing is None else listing
+    if SUCCESS not in listing or MANIFEST not in listing:
+        return None
+    try:
+        manifest = json.loads(storage.read_bytes(storage.join(path, MANIFEST)))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    if any(listing.get(f["file"]) != f["bytes"] for f in manifest["files"]):
+        return None
+    return manifest
 
 
 def stage_complete(path: str) -> bool:
-    """A stage folder only ever appears under its final name complete (see `stage`)."""
-    return os.path.isfile(os.path.join(path, "_SUCCESS"))
+    return committed(path) is not None
 
 
-def _tmp_prefix(path: str) -> str:
-    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-")
+def reusable(path: str, reused: dict, name: str) -> dict | None:
+    """The committed manifest of the stage at `path` when it may be reused; notes why not when it holds
+    transient read errors."""
+    manifest = committed(path)
+    if manifest is None:
+        return None
+    held = manifest.get("transient_read_errors")
+    if held:
+        note(reused, name, recomputed=f"the stored result had transient read errors: {_summary(held)}")
+        return None
+    return manifest
+
+
+# ---------------------------------------------------------------- build and commit
 
 
 def _clean_stale_builds(path: str):
-    """Remove build folders of this stage left by killed runs: on this host, of a process no longer alive."""
+    """Remove build folders (`.<stage>.tmp-<host>-<pid>-<rand>`) that older versions, which renamed a
+    finished build into place, left when killed: on this host, of a process no longer alive."""
     from engine.output import owner_alive
 
-    for d in glob.glob(glob.escape(_tmp_prefix(path)) + "*"):
-        parts = d[len(_tmp_prefix(path)):].rsplit("-", 2)
+    if storage.is_uri(path):
+        return                   # older versions wrote only local work dirs
+    prefix = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-")
+    for d in glob.glob(glob.escape(prefix) + "*"):
+        parts = d[len(prefix):].rsplit("-", 2)
         if len(parts) == 3 and parts[0] == socket.gethostname() and parts[1].isdigit() \
                 and owner_alive(parts[0], int(parts[1])) is False:
             shutil.rmtree(d, ignore_errors=True)
@@ -142,48 +166,53 @@ def _clean_stale_builds(path: str):
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _publish(tmp: str, path: str):
-    Path(tmp, "_SUCCESS").touch()            # also when the committer is told not to write it
-    if os.path.lexists(path):                # an incomplete folder from an older tamis: never trusted
-        shutil.rmtree(path)
-    try:
-        os.rename(tmp, path)
-    except OSError:
-        if not stage_complete(path):         # a concurrent run of the same stage finished first: fine
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
+def _delete_leftovers(path: str, keep: set[str]):
+    """Delete every file under the stage folder but `keep`: parts of killed runs, older versions' files."""
+    for rel in _listing(path):
+        if rel not in keep:
+            storage.delete_file(storage.join(path, rel))
+    if not storage.is_remote(path):          # folders left empty (an older Spark writer's `_temporary`)
+        for name in storage.listdir(path):
+            if os.path.isdir(os.path.join(storage.local_path(path), name)):
+                storage.delete_tree(storage.join(path, name))
 
 
-def _mark_transient(spark, tmp: str, reused: dict, name: str):
-    """Mark the freshly written stage `tmp` not reusable when it holds transient read errors."""
+def _commit(spark, path: str, df, reused: dict, name: str, options):
+    """Write `df` as the stage at `path` and commit it; returns the stage read back."""
+    from engine.spark.stage_io import read_stage, write_stage
     from engine.spark.transient import find
 
-    errors = find(spark, tmp)
+    files, schema = write_stage(df, path, options)
+    out = read_stage(spark, path, files, schema, options)
+    errors = find(out)                          # transient read errors: written, never reused
     if errors:
-        with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
-            json.dump(errors, f, indent=1, sort_keys=True)
         note(reused, name, reusable=False, transient_read_errors=errors)
+    manifest = {"format": FORMAT, "tamis": TAMIS_VERSION, "stage": storage.basename(path), "files": files,
+                "rows": sum(f["rows"] for f in files), "schema": schema, "transient_read_errors": errors or None}
+    storage.write_bytes(storage.join(path, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
+    _delete_leftovers(path, {f["file"] for f in files} | {MANIFEST})
+    storage.write_bytes(storage.join(path, SUCCESS), b"")
+    return out
 
 
 def stage(spark, path: str, build, reused: dict, name: str):
-    """Read the stage's Parquet when a completed one exists, else build it, write it, and read it back.
+    """Read the stage at `path` when a committed one may be reused, else build, write and commit it.
 
-    The stage is written to a hidden sibling (`.<stage>.tmp-<host>-<pid>-<rand>`) and renamed to its final
-    name only after Spark committed every task and `_SUCCESS` exists, so a folder under the final name is
-    always complete: a run killed mid-stage leaves only a hidden build folder, removed by the next run.
-    """
-    if reusable(path, reused, name):
+    `_SUCCESS` is deleted before anything is written, so from then on the folder holds no committed stage
+    until this one is: a run killed mid-stage leaves only parts that the next build deletes."""
+    from engine.spark.stage_io import read_stage
+
+    options = storage.current()                 # what the driver was configured with, for the tasks
+    manifest = reusable(path, reused, name)
+    if manifest is not None:
         reused[name] = True
-        return spark.read.parquet(path)
+        return read_stage(spark, path, manifest["files"], manifest["schema"], options)
     reused[name] = False
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     _clean_stale_builds(path)
-    tmp = f"{_tmp_prefix(path)}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    storage.delete_file(storage.join(path, SUCCESS))
     try:
-        build().write.mode("overwrite").parquet(tmp)
-        _mark_transient(spark, tmp, reused, name)   # transient read errors: written, never reused
-        _publish(tmp, path)
+        return _commit(spark, path, build(), reused, name, options)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(Exception):     # uncommitted: worth nothing, and would only be leftovers
+            storage.delete_tree(path)
         raise
-    return spark.read.parquet(path)

@@ -45,7 +45,9 @@ def _reserve_s3_port() -> int:
     shared SparkSession starts with, so they find the server whether it is started before or after."""
     from tests.s3server import _free_port, test_env
 
-    port = _free_port()
+    # a test module importing `tests.conftest` runs this file again under that name: same port
+    port = int(os.environ.get("TAMIS_TEST_S3_PORT") or _free_port())
+    os.environ["TAMIS_TEST_S3_PORT"] = str(port)
     os.environ.update(test_env(port))
     return port
 

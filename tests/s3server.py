@@ -3,10 +3,6 @@ on 127.0.0.1 with free ports, its data in a temporary folder, stopped at the end
 
 Two identities: `tamis` (read/write on every bucket, the keys in `S3Server.env`) and `anonymous`, allowed
 to read and list the `commoncrawl` bucket only (a public bucket, as s3://commoncrawl/ is).
-
-A SeaweedFS quirk: an object whose name ends in `.gz` is stored gzip-compressed once more, and HEAD and
-listings report that stored size, while GET returns the original bytes. So the tests never compare a `.gz`
-object's listed size with its content, and tamis reads `.gz` inputs as streams (which is what it does anyway).
 """
 from __future__ import annotations
 

@@ -293,7 +293,7 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
     try:
         deadline = time.time() + 600
         while time.time() < deadline and p.poll() is None:
-            done = list(work.glob(".annotate-*.tmp-*/_temporary/0/task_*"))   # tasks committed so far
+            done = list(work.glob("annotate-*/part-*.parquet"))   # stage parts written so far
             if len(done) >= 3:
                 # driver, master, workers and executors all run now: none shows the secret to `ps`
                 assert not [c for c in cmdlines() if secret in c], "the cluster secret is on a command line"

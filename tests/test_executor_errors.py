@@ -146,7 +146,7 @@ def test_run_on_a_full_disk_is_one_line(tmp_path):
     line = _check_one_line(code, printed, "run")
     assert line.startswith(f"error: run failed: no space left on device: {full}/"), line     # the shard's path
     log = work / "tamis-error.log"
-    assert line.endswith(f".parquet.inprogress (stage write: writing shards; full traceback in {log})"), line
+    assert line.endswith(f".parquet (stage write: writing shards; full traceback in {log})"), line   # the shard named
     text = log.read_text()
     assert "Traceback" in text and "No space left on device" in text and "PythonException" in text
 
@@ -157,7 +157,7 @@ def test_plan_with_a_full_work_dir_is_one_line(tmp_path):
     full = tmp_path / "full"
     code, printed = _on_tiny_tmpfs(full, ["plan", _spec(tmp_path, tmp_path / "out", full / "work")], _env(tmp_path))
     line = _check_one_line(code, printed, "plan")
-    assert line.startswith(f"error: plan failed: no space left on device: {full}/work/"), line   # Spark's stage folder
+    assert line.startswith(f"error: plan failed: no space left on device: {full}/work/"), line   # the stage part being written
     assert "(stage annotate: reading and filtering; " in line, line
     # the log goes to the work dir, on the full disk: written if the failed stage's files freed room, else none
     assert line.endswith((f"full traceback in {full}/work/tamis-error.log)", "--verbose shows the traceback)")), line

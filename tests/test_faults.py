@@ -54,13 +54,13 @@ def test_driver_killed_mid_stage_and_at_commit_then_resumes(spark, tmp_path):
     out, work = tmp_path / "out", tmp_path / "out.work"
     spec = write_spec(tmp_path, gen, str(out), str(work))
 
-    # 1. killed in the middle of the annotate stage: only a hidden build folder, no stage, no output
+    # 1. killed in the middle of the annotate stage: parts being written, no committed stage, no output
     p = _start(spec)
     try:
-        _wait_for(lambda: list(work.glob(".annotate-*.tmp-*/_temporary/0/task_*")), p, what="the first task commit")
+        _wait_for(lambda: list(work.glob("annotate-*/part-*")), p, what="the first stage part")
     finally:
         _kill(p)
-    assert list(work.glob(".annotate-*.tmp-*")) and not list(work.glob("annotate-*"))
+    assert list(work.glob("annotate-*/part-*")) and not list(work.glob("annotate-*/_SUCCESS"))
     assert not out.exists()
 
     # 2. rerun, killed at the worst moment: everything written and _SUCCESS in the build folder, not committed
@@ -70,8 +70,10 @@ def test_driver_killed_mid_stage_and_at_commit_then_resumes(spark, tmp_path):
                   what="the commit")
     finally:
         _kill(p)
-    assert not list(work.glob(".annotate-*.tmp-*")), "the first run's half-written stage was not cleaned"
-    assert len(list(work.glob("annotate-*/_SUCCESS"))) == 1
+    committed = list(work.glob("annotate-*/_SUCCESS"))
+    assert len(committed) == 1
+    listed = {f["file"] for f in json.loads((committed[0].parent / "manifest.json").read_text())["files"]}
+    assert {q.name for q in committed[0].parent.glob("part-*")} == listed, "the killed run's parts were not removed"
     assert not (out / "_SUCCESS").exists() and not list(out.glob("*.parquet")) if out.exists() else True
 
     # 3. rerun to the end: resumes from the annotate checkpoint, same rows and bytes as an undisturbed run
@@ -113,14 +115,12 @@ def test_half_written_stage_is_rebuilt_and_stale_builds_cleaned(spark, tmp_path)
 def test_stage_build_failure_leaves_no_stage(tmp_path):
     from engine.stages import stage as _stage
 
-    class Boom:
-        @property
-        def write(self):
-            raise RuntimeError("executor lost")
+    def boom():
+        raise RuntimeError("executor lost")
 
     path = tmp_path / "annotate-x"
     with pytest.raises(RuntimeError):
-        _stage(None, str(path), lambda: Boom(), {}, "annotate")
+        _stage(None, str(path), boom, {}, "annotate")
     assert not path.exists() and not list(tmp_path.glob(".annotate-x.tmp-*"))
 
 

@@ -93,3 +93,17 @@ def test_anonymous_reads_a_public_bucket_only(s3_env):
     assert storage.glob(pub + "/crawl-data/*.txt") == [pub + "/crawl-data/x.txt"]
     with pytest.raises(OSError):
         storage.read_bytes(private + "/y.txt")
+
+
+def test_anonymous_for_named_buckets_only(s3_env):
+    """Common Crawl read anonymously while the output goes to a private bucket with credentials."""
+    pub = s3_env.bucket("commoncrawl")
+    storage.write_bytes(pub + "/crawl-data/y.txt", b"public")
+    private = s3_env.bucket("private-out")
+    storage.configure({"anonymous": ["commoncrawl"]})
+    assert storage.current().anonymous == ("commoncrawl",)
+    assert storage.read_bytes(pub + "/crawl-data/y.txt") == b"public"
+    storage.write_bytes(private + "/out/z.txt", b"mine")            # credentials still used here
+    assert storage.read_bytes(private + "/out/z.txt") == b"mine"
+    with pytest.raises(OSError):                                  # and not for the anonymous bucket
+        storage.write_bytes(pub + "/crawl-data/w.txt", b"no")

@@ -14,10 +14,14 @@ a section is absent (`missing`) instead of failing on an output without language
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+
+from engine import storage
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL")
@@ -63,12 +67,17 @@ def _empty_view(con, name: str, cols: dict[str, str]):
     con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {body} WHERE false")
 
 
-def open_output(path: str | os.PathLike, checksums: bool = True) -> duckdb.DuckDBPyConnection:
+def open_output(path: str | os.PathLike, checksums: bool | str = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views `docs`, `rejects`, `manifest`, `manifest_sources`,
-    `manifest_drops` and `manifest_leaves` over the output directory `path`.
+    `manifest_drops` and `manifest_leaves` over the output directory `path` (a local folder or a URI).
 
     An output with a manifest (or `_SUCCESS`) is refused unless its Parquet files are exactly the ones the
-    manifest lists, with their sizes and (`checksums`) sha256 (`engine.manifest_check`)."""
+    manifest lists, with their sizes and (`checksums`) sha256 (`engine.manifest_check`; on a remote output
+    sizes only unless `checksums="remote"`). A remote output is refused without `_SUCCESS`: its files are
+    written in place, so only `_SUCCESS` (written last) says they are complete."""
+    path = str(path)
+    if storage.is_remote(path):
+        return _open_remote(storage.normalize(path).rstrip("/"), checksums)
     from engine.manifest_check import ManifestMismatch, check_output_files
 
     p = Path(path)
@@ -88,8 +97,51 @@ def open_output(path: str | os.PathLike, checksums: bool = True) -> duckdb.DuckD
     return con
 
 
+def _open_remote(path: str, checksums: bool | str) -> duckdb.DuckDBPyConnection:
+    """A committed remote output: `_SUCCESS`, then the manifest checked, then DuckDB over pyarrow datasets of
+    exactly the listed files (read by ranges through the storage filesystem: nothing downloaded whole)."""
+    from engine.manifest_check import ManifestMismatch, check_output_files, listed_files, read_manifest
+
+    try:
+        if not storage.exists(storage.join(path, "_SUCCESS")):
+            if not storage.listdir(path):
+                raise AuditError(f"not a tamis output (nothing under it): {path}")
+            raise AuditError(f"not a committed output: no _SUCCESS in {path} (a run that did not finish, or "
+                             "one still writing; rerun it)")
+        manifest = read_manifest(path)
+        check_output_files(path, manifest, checksums=checksums)
+    except ManifestMismatch as e:
+        raise AuditError(f"refusing to audit: {e}") from None
+    except OSError as e:
+        raise AuditError(f"cannot read the output: {storage.describe(e, path)}") from None
+    files, _ = listed_files(manifest)
+    con = duckdb.connect()
+    for view, sub, empty in (("docs", "", _EMPTY_DOCS), ("rejects", "rejects/", _EMPTY_REJECTS)):
+        paths = [storage.join(path, rel) for rel in sorted(files) if rel.startswith(sub) and "/" not in rel[len(sub):]]
+        _register_files(con, view, paths, empty)
+    _register_manifest(con, json.dumps(manifest))
+    return con
+
+
+def _register_files(con, view: str, paths: list[str], empty: dict[str, str]):
+    """View `view` over the Parquet files `paths` through a pyarrow dataset (union of their schemas)."""
+    if not paths:
+        _empty_view(con, view, empty)
+        return
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from engine.storage.filesystems import filesystem
+
+    fs = filesystem(paths[0])[0]
+    keys = [filesystem(p)[1] for p in paths]
+    schema = pa.unify_schemas([pq.read_schema(k, filesystem=fs) for k in keys])
+    con.register(f"_{view}_files", ds.dataset(keys, schema=schema, format="parquet", filesystem=fs))
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _{view}_files")
+
+
 def register(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> None:
-    """Create (or replace) the audit views on `con` for the output directory `path`."""
+    """Create (or replace) the audit views on `con` for the local output directory `path`."""
     p = Path(path).resolve()
     if list(p.glob("*.parquet")):
         con.execute(f"CREATE OR REPLACE VIEW docs AS SELECT * FROM "
@@ -108,6 +160,24 @@ def register(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> None:
     else:
         _empty_view(con, "manifest", {"name": "VARCHAR", "seed": "BIGINT"})
         raw = "(SELECT '{}'::JSON AS j)"
+    _manifest_views(con, raw)
+
+
+def _register_manifest(con, text: str):
+    """`manifest` and its flattened views from the manifest's text (read through storage: DuckDB has no
+    reader for the store; the text is a few KB, kept in a table)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        con.execute(f"CREATE OR REPLACE TABLE manifest AS SELECT * FROM read_json({_lit(f.name)})")
+    con.execute("CREATE OR REPLACE TABLE _manifest_raw AS SELECT ?::JSON AS j", [text])
+    _manifest_views(con, "(SELECT j FROM _manifest_raw)")
+
+
+def _manifest_views(con, raw: str):
+    """`manifest_sources`, `manifest_drops`, `manifest_leaves` from `raw`: a subquery of one JSON `j`."""
     con.execute(f"""CREATE OR REPLACE VIEW manifest_sources AS
         SELECT s.key AS source, s.value->>'kind' AS kind,
                (s.value->>'docs_read')::BIGINT AS docs_read,

@@ -13,29 +13,34 @@ from engine.display import lit
 
 
 @click.command("audit")
-@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.argument("path", required=False)
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--sample", default=5, show_default=True, type=click.IntRange(0, 10_000),
               help="Documents per language label in 'quality at a glance'.")
 @click.option("--seed", type=int, default=None, help="Seed of the samples (default: the run's seed).")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="Reason pairs and duplicate clusters shown.")
-@click.option("--compare", nargs=2, type=click.Path(file_okay=False), metavar="A B", default=None,
+@click.option("--compare", nargs=2, metavar="A B", default=None,
               help="Compare two outputs instead (tokens per leaf/source/language, drop rates per reason).")
 @click.option("--no-checksums", is_flag=True,
               help="Check files against manifest.json by name and size only, not sha256 (faster on large outputs).")
-def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums):
-    """Audit the output directory PATH of `tamis run` with DuckDB: mix, drops, signals, duplicates, languages,
-    decontamination. Views for your own SQL: docs, rejects, manifest (see README, "Audit"). An output whose
-    Parquet files are not exactly those manifest.json lists (name, size, sha256) is refused (exit 2)."""
+@click.option("--verify-checksums", is_flag=True,
+              help="On a remote output (s3://...), also check every file's sha256 (reads every byte back; "
+                   "by default a remote output's files are checked by name and size).")
+def audit_cmd(path, html_path, sample, seed, top, compare, no_checksums, verify_checksums):
+    """Audit the output PATH of `tamis run` (a folder or a URI such as s3://bucket/out) with DuckDB: mix, drops,
+    signals, duplicates, languages, decontamination. Views for your own SQL: docs, rejects, manifest (see
+    README, "Audit"). An output whose Parquet files are not exactly those manifest.json lists (name, size,
+    sha256) is refused (exit 2), and so is a remote output without `_SUCCESS` (not committed)."""
     if compare and path:
         fail("give either PATH or --compare A B, not both", 2)
     if not compare and not path:
         fail("missing PATH (or --compare A B)", 2)
+    checksums = False if no_checksums else "remote" if verify_checksums else True
     if compare:
-        _compare(*compare, html_path, not no_checksums)
+        _compare(*compare, html_path, checksums)
     else:
-        _audit(path, html_path, sample, seed, top, not no_checksums)
+        _audit(path, html_path, sample, seed, top, checksums)
 
 
 def _audit(path, html_path, sample, seed, top, checksums):

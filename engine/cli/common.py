@@ -32,14 +32,24 @@ ui_option = click.option("--ui", is_flag=True,
 DRIVER_LOG = "spark-driver.log"   # in the work dir: the JVM's own output, unless --verbose
 
 
+def log_dir(spec) -> str:
+    """Where the driver's logs go: the work dir when it is local, else a local folder per mix under the
+    cache dir (a log is written as it grows: no object store takes appends)."""
+    from engine.settings import settings
+    from engine.stages import work_dir
+    from engine.storage import is_remote
+
+    work = work_dir(spec)
+    return str(settings().cache_dir / "logs" / spec.name) if is_remote(work) else work
+
+
 def spark_progress(spec, verbose: bool, ui: bool):
     """The stage display of a command that runs Spark, with the JVM set to start quietly: its output goes to
     `<work dir>/spark-driver.log` unless `verbose`, and its UI is on with `ui` (the display prints the URL)."""
     from engine.spark.progress import StageProgress
     from engine.spark.session import launch_with
-    from engine.stages import work_dir
 
-    launch_with(ui=ui, verbose=verbose, log=os.path.join(work_dir(spec), DRIVER_LOG))
+    launch_with(ui=ui, verbose=verbose, log=os.path.join(log_dir(spec), DRIVER_LOG))
     return StageProgress(console, ui=ui)
 
 
@@ -68,8 +78,12 @@ def user_error(e: BaseException) -> str | None:
     from engine.plan.budgets import InfeasibleMix
     from engine.run import OutputExists
 
+    from engine.cli.errors import unreadable_input
+
     if isinstance(e, InfeasibleMix):
         return f"infeasible mix: {e}"
+    if line := unreadable_input(e):   # an input an executor cannot open: names the file and the host
+        return line
     if isinstance(e, (OutputExists, AuditError)):   # OutputLocked and UnsafePath are OutputExists
         return str(e)
     return None

@@ -112,12 +112,26 @@ def gist(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}"[:500]
 
 
+_UNREADABLE = re.compile(r"(cannot read input \S.*? on host \S+: .*)$")
+
+
+def unreadable_input(e: BaseException) -> str | None:
+    """`cannot read input s3://b/x.warc.gz on host node-7: access denied ...`: an input the driver listed and
+    an executor could not open (engine.readers.InputUnreadable), found in the Spark failure's text. The
+    user's error (exit 2): storage differs between the hosts, or the file went away."""
+    for line in reversed(exception_text(e).splitlines()):
+        m = _UNREADABLE.search(line.strip())
+        if m:
+            return m.group(1)[:1000]
+    return None
+
+
 def failure_line(e: BaseException, progress=None, log: str | None = None) -> str:
     """`no space left on device: /out/shard-00000.parquet (stage write: writing shards; full traceback in
     /work/tamis-error.log)`: the root OSError when there is one, else the gist; the stage `progress`
     (engine.spark.progress.StageProgress) was in; where the traceback is."""
     cause = os_cause(exception_text(e))
-    head = str(cause) if cause else gist(e)
+    head = unreadable_input(e) or (str(cause) if cause else gist(e))
     where = []
     name, detail = getattr(progress, "name", None), getattr(progress, "detail", "")
     if name and name != "done":
@@ -153,6 +167,6 @@ def write_log(e: BaseException, work_dir: str, command: str) -> str | None:
 
 def runtime_failure(command: str, e: BaseException, spec, progress=None) -> str:
     """The one line for `tamis <command>` failing at run time; the full traceback goes to the spec's work dir."""
-    from engine.run import work_dir
+    from engine.cli.common import log_dir
 
-    return f"{command} failed: {failure_line(e, progress, write_log(e, work_dir(spec), command))}"
+    return f"{command} failed: {failure_line(e, progress, write_log(e, log_dir(spec), command))}"

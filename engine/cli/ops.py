@@ -5,41 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import zipfile
-from pathlib import Path
 
 import click
 
 from engine.cli.common import exit_codes, out
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("engine", "filters")
-ZIP_NAME = "tamis.zip"
+from engine.code_zip import ZIP_NAME, build_zip
+
 VENV_NAME = "tamis-venv.tar.gz"
 
 
 # ---------------------------------------------------------------- package
-
-
-def build_zip(dest: str) -> str:
-    """`engine/` and `filters/` (sources and data files, no bytecode) as a zip for `--py-files`.
-
-    Entries are sorted with a fixed timestamp, so the same sources give the same bytes.
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-    tmp = dest + ".part"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for pkg in PACKAGES:
-            for f in sorted((ROOT / pkg).rglob("*")):
-                rel = f.relative_to(ROOT)
-                if f.is_dir() or "__pycache__" in rel.parts or f.suffix in (".pyc", ".pyo") or f.name.startswith("."):
-                    continue
-                info = zipfile.ZipInfo(str(rel), date_time=(2020, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, f.read_bytes())
-    os.replace(tmp, dest)
-    return dest
 
 
 @click.command()

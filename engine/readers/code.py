@@ -34,8 +34,9 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from engine import storage
 from engine.readers.code_files import SKIP_DIRS, detect_license, is_license_file
-from engine.readers.common import RowBatcher, meta_json, open_maybe_compressed, relative_key
+from engine.readers.common import RowBatcher, meta_json, open_maybe_compressed, open_parquet, relative_key
 from engine.readers.code_rows import EXCERPT, archive_error, archive_stem, common_top, emit_files, file_row
 from engine.readers.code_tar import read_tar
 from engine.readers.quarantine import batch_records, guarded
@@ -65,12 +66,10 @@ def _license_name(s) -> str | None:
 
 def _dump_records(path: str, source, wanted: list[str]) -> Iterator[list[dict]]:
     if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        cols = [c for c in wanted if c in set(pf.schema_arrow.names)]
-        for batch in pf.iter_batches(batch_size=256, columns=cols):
-            yield batch_records(batch)   # a row that cannot be converted is its exception
+        with open_parquet(path) as pf:
+            cols = [c for c in wanted if c in set(pf.schema_arrow.names)]
+            for batch in pf.iter_batches(batch_size=256, columns=cols):
+                yield batch_records(batch)   # a row that cannot be converted is its exception
         return
     recs = []
     with open_maybe_compressed(path) as f:
@@ -138,6 +137,11 @@ def _dump_row(rec, source, fkey: str, n: int) -> dict:
 
 def _tree_entries(root: str):
     """(relative path, size, opener) for the files of a folder, sorted, links and VCS dirs skipped."""
+    if storage.is_remote(root):   # an object store has no links; VCS folders are skipped by emit_files
+        base = root.rstrip("/") + "/"
+        for i in storage.walk_files(root):
+            yield i.path[len(base):], i.size, (lambda p=i.path: storage.open_input_stream(p))
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d)))
         for fn in sorted(filenames):
@@ -151,7 +155,7 @@ def _tree_entries(root: str):
 def read_tree(path: str, source) -> Iterator[pa.RecordBatch]:
     root = path.rstrip("/")
     fkey = relative_key(root, source)
-    repo = os.path.basename(root)
+    repo = storage.basename(root)
     license = None
     for rel, size, opener in _tree_entries(root):
         if is_license_file(rel) and size < 200_000:
@@ -166,7 +170,7 @@ def read_zip(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
     repo = archive_stem(path)
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(storage.open_input_file(path))   # seekable: ranged reads of the index
     except (zipfile.BadZipFile, OSError) as e:
         yield archive_error(source, fkey, path, e, [])
         return
@@ -192,16 +196,19 @@ def _zip_is_link(info) -> bool:
 
 
 def read_code(path: str, source) -> Iterator[pa.RecordBatch]:
-    if os.path.isdir(path):
+    found = storage.info(path)
+    if found is None:
+        raise FileNotFoundError(2, "No such file or directory", path)
+    if found.is_dir:
         yield from read_tree(path, source)
         return
     low = path.lower()
-    if os.path.getsize(path) == 0:
+    if found.size == 0:
         yield read_batch([{"id": stable_id(source.name, f"{relative_key(path, source)}:empty"), "source": source.name,
                            "kind": "code", "meta": meta_json({"file": relative_key(path, source)}),
                            "reason": "read:empty_file"}])
         return
-    with open(path, "rb") as f:
+    with storage.open_input_stream(path) as f:
         magic = f.read(512)
     if low.endswith(".zip") or magic[:4] == b"PK\x03\x04":
         yield from read_zip(path, source)

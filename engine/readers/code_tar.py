@@ -15,6 +15,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from engine import storage
 from engine.readers.common import meta_json, relative_key
 from engine.readers.code_rows import archive_error, archive_stem, common_top, emit_files
 from engine.readers.code_files import detect_license, is_license_file
@@ -28,7 +29,7 @@ def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
     repo = archive_stem(path)
     names, license_text, gaps, broken = [], None, [], False
     try:
-        with tarfile.open(path, "r:*", ignore_zeros=True) as tf:
+        with storage.open_input_file(path) as raw, tarfile.open(fileobj=raw, mode="r:*", ignore_zeros=True) as tf:
             end = 0   # where the next header should start: the end of the last member's data
             for m in tf:
                 if m.offset > end:
@@ -55,7 +56,8 @@ def read_tar(path: str, source) -> Iterator[pa.RecordBatch]:
 
     def entries():
         try:
-            with tarfile.open(path, "r|*", ignore_zeros=True) as tf:   # stream mode: one sequential pass
+            # stream mode: one sequential pass
+            with storage.open_input_stream(path) as raw, tarfile.open(fileobj=raw, mode="r|*", ignore_zeros=True) as tf:
                 for m in tf:
                     if m.isfile():
                         yield m.name.lstrip("./"), m.size, (lambda m=m: _Closing(tf.extractfile(m)))

@@ -8,9 +8,8 @@ import json
 from typing import Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from engine.readers.common import BATCH_ROWS, meta_json, open_maybe_compressed, relative_key
+from engine.readers.common import BATCH_ROWS, meta_json, open_maybe_compressed, open_parquet, relative_key
 from engine.readers.quarantine import batch_records, error_reason, error_row, error_text, guarded
 from engine.schema import read_batch, stable_id
 from engine.settings import settings
@@ -123,16 +122,16 @@ def _bad(source, fkey, n, raw: bytes, reason, error: BaseException | None = None
 
 def read_parquet(path: str, source) -> Iterator[pa.RecordBatch]:
     fkey = relative_key(path, source)
-    pf = pq.ParquetFile(path)
-    names = set(pf.schema_arrow.names)
-    wanted = [c for c in {source.text_field, source.id_field, source.url_field, source.license_field,
-                          *(getattr(source, a) for a in ("generator_field", "prompt_field", "seed_doc_field")
-                            if hasattr(source, a))} if c in names]
-    n = 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-        recs = batch_records(batch)
-        yield read_batch([_parquet_row(r, source, fkey, n + i) for i, r in enumerate(recs)])
-        n += len(recs)
+    with open_parquet(path) as pf:
+        names = set(pf.schema_arrow.names)
+        wanted = [c for c in {source.text_field, source.id_field, source.url_field, source.license_field,
+                              *(getattr(source, a) for a in ("generator_field", "prompt_field", "seed_doc_field")
+                                if hasattr(source, a))} if c in names]
+        n = 0
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+            recs = batch_records(batch)
+            yield read_batch([_parquet_row(r, source, fkey, n + i) for i, r in enumerate(recs)])
+            n += len(recs)
 
 
 def _parquet_row(rec, source, fkey: str, n: int) -> dict:

@@ -37,6 +37,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from engine import storage
 from engine.readers.common import BATCH_ROWS, meta_json
 from engine.readers.quarantine import error_row, guarded
 from engine.schema import read_batch, stable_id
@@ -134,9 +135,9 @@ def parse_tags(raw: str | None) -> list[str]:
 def _site_files(path: str) -> tuple[str, str | None]:
     """(site name, site folder) for a folder or a Posts.xml path."""
     p = path.rstrip("/")
-    if os.path.isdir(p):
-        return os.path.basename(p), p
-    return os.path.basename(os.path.dirname(p)) or "unknown", os.path.dirname(p)
+    if storage.isdir(p):
+        return storage.basename(p), p
+    return storage.basename(storage.dirname(p)) or "unknown", storage.dirname(p)
 
 
 _SQLITE_INT = (-(1 << 63), (1 << 63) - 1)
@@ -159,20 +160,21 @@ def _iter_rows(path: str, errors: list):
 
     last = 0
     try:
-        ctx = etree.iterparse(path, events=("end",), tag="row", huge_tree=True, resolve_entities=False,
-                              no_network=True)
-        for _, el in ctx:
-            last = el.sourceline or last
-            yield last, dict(el.attrib)
-            el.clear()
-            parent = el.getparent()
-            while el.getprevious() is not None and parent is not None:
-                del parent[0]
+        with storage.open_input_stream(path) as f:   # streamed from any store
+            ctx = etree.iterparse(f, events=("end",), tag="row", huge_tree=True, resolve_entities=False,
+                                  no_network=True)
+            for _, el in ctx:
+                last = el.sourceline or last
+                yield last, dict(el.attrib)
+                el.clear()
+                parent = el.getparent()
+                while el.getprevious() is not None and parent is not None:
+                    del parent[0]
         return
     except etree.XMLSyntaxError as e:
-        first = (os.path.basename(path), getattr(e, "lineno", None), str(e)[:300])
+        first = (storage.basename(path), getattr(e, "lineno", None), str(e)[:300])
     except OSError as e:
-        errors.append((os.path.basename(path), None, str(e)[:300]))
+        errors.append((storage.basename(path), None, str(e)[:300]))
         return
     before = len(errors)
     yield from _rows_by_line(path, last, errors)
@@ -190,9 +192,9 @@ def _rows_by_line(path: str, after: int, errors: list):
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-    fname = os.path.basename(path)
+    fname = storage.basename(path)
     pending, start, lines, why = None, 0, 0, ""
-    with open(path, "rb") as f:
+    with storage.open_input_stream(path) as f:   # read again from the start: a recovery path, rare
         for n, raw in enumerate(f, 1):
             if n <= after:
                 continue
@@ -221,9 +223,11 @@ def _rows_by_line(path: str, after: int, errors: list):
 
 
 def read_stackexchange(path: str, source) -> Iterator[pa.RecordBatch]:
+    if not storage.exists(path):   # listed by the driver, gone here: the caller's InputUnreadable
+        raise FileNotFoundError(2, "No such file or directory", path)
     site, folder = _site_files(path)
-    posts = os.path.join(folder, "Posts.xml") if os.path.isdir(path.rstrip("/")) else path
-    if not os.path.exists(posts):
+    posts = storage.join(folder, "Posts.xml") if storage.isdir(path.rstrip("/")) else path
+    if not storage.exists(posts):
         yield read_batch([{"id": stable_id(source.name, f"{site}:missing_posts"), "source": source.name,
                            "kind": "qa", "meta": meta_json({"site": site, "path": path}),
                            "reason": "read:missing_posts"}])
@@ -269,7 +273,7 @@ def _read_site(db, site, folder, posts_path, source) -> Iterator[pa.RecordBatch]
 
 def _load_posts(db, site, posts_path, source, errors) -> list[dict]:
     """Posts.xml into the q/a tables; returns the quarantine rows of posts that could not be taken."""
-    posts_file = os.path.basename(posts_path)
+    posts_file = storage.basename(posts_path)
     bad: list[dict] = []
     pending = {"q": [], "a": []}
     for line, r in _iter_rows(posts_path, errors):
@@ -329,8 +333,8 @@ def _insert(db, pending: dict, source, bad: list) -> None:
 def _load_links(db, folder, source, errors) -> None:
     """Comments (with `include_comments`) and duplicate links (PostLinks type 3), then the indexes."""
     if getattr(source, "include_comments", False):
-        cpath = os.path.join(folder, "Comments.xml")
-        if os.path.exists(cpath):
+        cpath = storage.join(folder, "Comments.xml")
+        if storage.exists(cpath):
             rows = []
             for _, r in _iter_rows(cpath, errors):
                 cid, post = _int(r.get("Id")), _int(r.get("PostId"))
@@ -340,8 +344,8 @@ def _load_links(db, folder, source, errors) -> None:
                     db.executemany("INSERT OR REPLACE INTO c VALUES (?,?,?)", rows)
                     rows.clear()
             db.executemany("INSERT OR REPLACE INTO c VALUES (?,?,?)", rows)
-    lpath = os.path.join(folder, "PostLinks.xml")
-    if os.path.exists(lpath):
+    lpath = storage.join(folder, "PostLinks.xml")
+    if storage.exists(lpath):
         rows = [(_int(r.get("PostId")), _int(r.get("RelatedPostId"))) for _, r in _iter_rows(lpath, errors)
                 if r.get("LinkTypeId") == "3"]
         db.executemany("INSERT INTO dup VALUES (?,?)", rows)

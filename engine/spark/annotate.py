@@ -11,6 +11,7 @@ import functools
 import os
 
 from engine import annotate as worker
+from engine.storage import is_uri
 from engine.schema import READ_SCHEMA
 from engine.settings import settings
 from engine.spark.session import ARROW_MAX_BYTES
@@ -39,6 +40,8 @@ def file_tasks(files: list[str], parallelism: int, max_bytes: int | None = None,
     def size(p):
         if sizes is not None:
             return min_bytes if sizes.get(p) is None else sizes[p]
+        if is_uri(p):   # never stat a remote path with os (nor a local one through a URI)
+            return min_bytes
         try:
             return os.path.getsize(p) if os.path.isfile(p) else min_bytes
         except OSError:
@@ -75,7 +78,8 @@ def annotate_source(spark, spec, resolved):
     filters = worker.source_filters(source)
     schema = chain_schema(filters, READ_SCHEMA)
     run = functools.partial(worker.annotate_paths, source=source, filters=filters, schema=schema,
-                            tokenizer=spec.tokenizer, max_bytes=ARROW_MAX_BYTES)
+                            tokenizer=spec.tokenizer, max_bytes=ARROW_MAX_BYTES,
+                            storage_options=spec.storage.options())   # executors configure their own storage
     max_bytes = task_max_bytes()
     tasks = file_tasks(list(resolved.paths), spark.sparkContext.defaultParallelism, max_bytes,
                        min(MIN_TASK_BYTES, max_bytes), sizes=resolved.sizes) or [[]]

@@ -10,7 +10,7 @@ has no start-master.sh). Their pids, ports, the master URL and their logs live i
 so `down` (and a test killing one worker) also ends that worker's executors and their Python workers.
 Executors run the interpreter the application names (`tamis run` names its own; spark-submit needs
 `--conf spark.pyspark.python=...`) and import `engine`/`filters` from what the application ships:
-`tamis run` sets `spark.executorEnv.PYTHONPATH` to this checkout, spark-submit ships `--py-files tamis.zip`.
+`tamis run` ships them as a zip (`addPyFile`, engine/spark/session.py), spark-submit with `--py-files tamis.zip`.
 Only holders of the cluster's secret may use it (engine/spark/cluster_auth.py): loopback alone does not keep
 other local users from running code as the cluster's user.
 """

@@ -107,6 +107,8 @@ def get_spark(master: str | None = None, app_name: str = "tamis", conf: dict[str
     for k, v in settings.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
+    if not under_submit and not master.startswith("local"):
+        _ship_code(spark.sparkContext)
     log_level = tamis_settings().spark_log_level or ("WARN" if LAUNCH.verbose else None)
     spark.sparkContext.setLogLevel(log_level or "ERROR")
     if not log_level:
@@ -193,13 +195,38 @@ def _embedded_conf(master: str) -> dict[str, str]:
         # Embedded runs are short: the C1 compiler alone saves the JVM's C2 compile time, which a short run
         # never earns back (figures: bench/README.md). Clusters keep the full JIT.
         java_opts += " -XX:TieredStopAtLevel=1"
-    return {
+    conf = {
         "spark.driver.memory": tamis_settings().driver_memory,
-        "spark.executorEnv.PYTHONPATH": os.environ["PYTHONPATH"],
         "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
         "spark.driver.extraJavaOptions": java_opts,
-        "spark.executor.extraJavaOptions": java_opts,
     }
+    if master.startswith("local"):
+        # this machine's paths: a cluster's executors get the code from the driver (_ship_code) and keep
+        # their own log config (no worker is assumed to see this checkout)
+        conf["spark.executorEnv.PYTHONPATH"] = os.environ["PYTHONPATH"]
+        conf["spark.executor.extraJavaOptions"] = java_opts
+    return conf
+
+
+SHIPPED_ZIP = "tamis.zip"
+
+
+def _ship_code(sc) -> None:
+    """A cluster's executors import engine/filters from a zip this driver serves (as `--py-files` would), not
+    from a path of this machine: no worker is assumed to share its disk. Built once per SparkContext, in a
+    temporary folder that lives as long as this process (Spark serves the file from there)."""
+    if SHIPPED_ZIP in (sc._python_includes or []):
+        return
+    import atexit
+    import tempfile
+
+    from engine.code_zip import build_zip
+
+    folder = tempfile.mkdtemp(prefix="tamis-code-")
+    atexit.register(shutil.rmtree, folder, True)
+    before = list(sys.path)
+    sc.addPyFile(build_zip(os.path.join(folder, SHIPPED_ZIP)))
+    sys.path[:] = before     # the driver keeps importing its own code (addPyFile puts the zip first here too)
 
 
 # Embedded executors run in this JVM, and each failed task attempt logs its whole Python and Java stack

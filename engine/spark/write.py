@@ -3,17 +3,20 @@
 Each shard number goes to exactly one Spark task (hash partitioning on the shard column keeps a shard
 whole), the task sorts it by a second hash and writes it with pyarrow in fixed-size row groups. So a
 shard's bytes depend only on its rows: not on partition counts, batch boundaries or the machine.
-A retried task rewrites the same file (tmp name + rename), which makes retries harmless.
+A retried task rewrites the same file (it appears whole or not at all: engine.storage.open_output), which makes
+retries harmless. Files go through engine.storage, so the output may be a local folder or an object store; the
+size and sha256 come from the bytes as they are written, never from reading the file back.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from engine import storage
 
 ROW_GROUP_ROWS = 2000
 META_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("tokens", pa.int64()),
@@ -22,14 +25,6 @@ META_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("tokens",
 
 def shard_count(total_text_bytes: int, shard_mb: float) -> int:
     return max(1, math.ceil(total_text_bytes / (shard_mb * 1e6)))
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
@@ -48,9 +43,11 @@ class _ShardWriter:
     """Buffers rows of one shard and writes them in row groups of exactly ROW_GROUP_ROWS."""
 
     def __init__(self, path: str, schema: pa.Schema):
-        self.path, self.tmp = path, f"{path}.inprogress"
-        with _naming(self.tmp):
-            self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd", compression_level=3,
+        self.path = self.tmp = path
+        self.file = contextlib.ExitStack()    # the storage output: committed at close, dropped on error
+        with _naming(path):
+            self.sink = self.file.enter_context(storage.open_output(path))
+            self.writer = pq.ParquetWriter(self.sink, schema, compression="zstd", compression_level=3,
                                            write_statistics=True, store_schema=True)
         self.buf: list[pa.Table] = []
         self.buffered = self.rows = self.tokens = 0
@@ -76,9 +73,15 @@ class _ShardWriter:
             self._flush(self.buffered)
         with _naming(self.tmp):
             self.writer.close()
-        os.replace(self.tmp, self.path)
-        return {"file": os.path.basename(self.path), "rows": self.rows, "tokens": self.tokens,
-                "bytes": os.path.getsize(self.path), "sha256": _sha256(self.path)}
+            self.file.close()
+        return {"file": storage.basename(self.path), "rows": self.rows, "tokens": self.tokens,
+                "bytes": self.sink.bytes, "sha256": self.sink.sha256}
+
+    def abort(self):
+        """The file must not appear (a failed task): the storage output is dropped, not committed."""
+        err = RuntimeError("task failed")
+        with contextlib.suppress(BaseException):
+            self.file.__exit__(RuntimeError, err, None)
 
 
 def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shard") -> list[dict]:
@@ -88,7 +91,8 @@ def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shar
     """
     from pyspark.sql import functions as F
 
-    os.makedirs(out_dir, exist_ok=True)
+    storage.makedirs(out_dir)                 # a local folder; nothing on an object store
+    options = storage.current()               # executors are other processes: they get the driver's options
     epoch = F.col("epoch") if "epoch" in df.columns else F.lit(0)
     keyed = (df.withColumn("_shard", F.pmod(F.xxhash64(F.lit(seed), F.col("id"), epoch), F.lit(n_shards)))
                .withColumn("_order", F.xxhash64(F.lit(seed + 1), F.col("id"), epoch)))
@@ -97,26 +101,33 @@ def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shar
     data_cols = df.columns
 
     def write(batches):
+        storage.configure(options)
         current, writer, done = None, None, []
-        for b in batches:
-            t = pa.Table.from_batches([b])
-            shards = t.column("_shard").to_numpy()
-            start = 0
-            while start < len(shards):   # split the sorted batch into runs of one shard
-                s = int(shards[start])
-                end = start
-                while end < len(shards) and shards[end] == s:
-                    end += 1
-                if s != current:
-                    if writer:
-                        done.append(writer.close())
-                    current = s
-                    piece = t.slice(0, 1).select(data_cols)
-                    writer = _ShardWriter(os.path.join(out_dir, f"{prefix}-{s:05d}.parquet"), piece.schema)
-                writer.add(t.slice(start, end - start).select(data_cols))
-                start = end
-        if writer:
-            done.append(writer.close())
+        try:
+            for b in batches:
+                t = pa.Table.from_batches([b])
+                shards = t.column("_shard").to_numpy()
+                start = 0
+                while start < len(shards):   # split the sorted batch into runs of one shard
+                    s = int(shards[start])
+                    end = start
+                    while end < len(shards) and shards[end] == s:
+                        end += 1
+                    if s != current:
+                        if writer:
+                            done.append(writer.close())
+                        current, writer = s, None
+                        piece = t.slice(0, 1).select(data_cols)
+                        writer = _ShardWriter(storage.join(out_dir, f"{prefix}-{s:05d}.parquet"), piece.schema)
+                    writer.add(t.slice(start, end - start).select(data_cols))
+                    start = end
+            if writer:
+                done.append(writer.close())
+                writer = None
+        except BaseException:
+            if writer:
+                writer.abort()        # an object store must not get a half shard under its final name
+            raise
         if done:
             yield pa.RecordBatch.from_pylist(done, schema=META_SCHEMA)
 
@@ -127,8 +138,9 @@ def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shar
     if not shards:   # an empty mix still gets one (empty) shard, so readers find the schema
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        path = os.path.join(out_dir, f"{prefix}-00000.parquet")
-        pq.write_table(to_arrow_schema(df.schema).empty_table(), path, compression="zstd")
-        shards = [{"file": os.path.basename(path), "rows": 0, "tokens": 0, "bytes": os.path.getsize(path),
-                   "sha256": _sha256(path)}]
+        path = storage.join(out_dir, f"{prefix}-00000.parquet")
+        with storage.open_output(path) as sink:
+            pq.write_table(to_arrow_schema(df.schema).empty_table(), sink, compression="zstd")
+        shards = [{"file": storage.basename(path), "rows": 0, "tokens": 0, "bytes": sink.bytes,
+                   "sha256": sink.sha256}]
     return shards

@@ -211,6 +211,9 @@ def parse_spec(text: str, filename: str = "<spec>", base_dir: str | None = None,
         spec = MixSpec.model_validate(data)
     except ValidationError as e:
         raise SpecError(_validation_problems(e, data, lines, filename)) from None
+    from engine import storage
+
+    storage.configure(spec.storage.options())   # path lists and remote checks use the spec's storage options
     problems = _path_problems(spec, str(Path(base_dir) if base_dir else Path.cwd()), check_paths)
     if check_paths and problems:
         raise SpecError([f"{filename}:{_line_of(lines, path)}: {_fmt_path(path)}: {msg}" for path, msg in problems])

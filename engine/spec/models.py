@@ -76,14 +76,34 @@ class SyntheticSource(SourceBase, RecordFields):
     generator: str | None = None           # one generator for the whole source, where records lack the field
 
 
-class WarcSource(SourceBase):
+class CrawlSource(SourceBase):
+    """A web crawl's files, by `paths` (patterns) or by `paths_file`: a crawl's path list as Common Crawl
+    publishes it (`warc.paths.gz`, `wet.paths.gz`, or plain text; one key per line), each key joined to
+    `prefix` (e.g. `s3://commoncrawl/`). `sample_files: N` keeps N of the listed files, the same N whatever
+    the list's order: those with the smallest sha256 of their key (engine.spec.paths.sample_keys)."""
+    paths: list[str] = []
+    paths_file: str | None = None
+    prefix: str | None = None
+    sample_files: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_listing(self):
+        if bool(self.paths) == bool(self.paths_file):
+            raise ValueError("give exactly one of `paths` (file patterns) and `paths_file` (a crawl's path "
+                             "list, e.g. warc.paths.gz)")
+        if not self.paths_file and (self.prefix is not None or self.sample_files is not None):
+            raise ValueError("`prefix` and `sample_files` go with `paths_file`")
+        return self
+
+
+class WarcSource(CrawlSource):
     kind: Literal["warc"]
     extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
     extract_timeout: float = Field(default=2.0, gt=0)      # seconds per page before it is given up
     max_html_bytes: int = Field(default=5_000_000, gt=0)   # larger responses are quarantined
 
 
-class WetSource(SourceBase):
+class WetSource(CrawlSource):
     kind: Literal["wet"]
 
 
@@ -155,12 +175,15 @@ class StorageSpec(Strict):
     store's standard environment (AWS_ACCESS_KEY_ID, ~/.aws, instance roles, ...)."""
     endpoint: str | None = None      # an S3-compatible server, e.g. http://127.0.0.1:8333 (else AWS_ENDPOINT_URL)
     region: str | None = None        # else AWS_REGION
-    anonymous: bool = False          # public buckets such as s3://commoncrawl/: send no credentials
+    # public buckets such as s3://commoncrawl/: send no credentials. true: to every bucket; a list of bucket
+    # names: to those only (read Common Crawl anonymously, write the output to your own bucket)
+    anonymous: bool | list[str] = False
 
     def options(self):
         from engine.storage import StorageOptions
 
-        return StorageOptions(endpoint=self.endpoint, region=self.region, anonymous=self.anonymous)
+        anonymous = self.anonymous if isinstance(self.anonymous, bool) else tuple(self.anonymous)
+        return StorageOptions(endpoint=self.endpoint, region=self.region, anonymous=anonymous)
 
 
 # ---------------------------------------------------------------- the mix

@@ -1,8 +1,10 @@
 """A spec's paths: one rule for "is this a URI", resolution, and what tamis may write to or delete.
 
-- A path is a URI only when it *starts* with `scheme://` (`is_uri`); every caller asks this module. `file://`
-  URIs become local paths and get every local check. Other schemes (s3://, gs://, hdfs://, ...) are refused
-  until object storage lands: readers open local files, and the commit is a local rename.
+- A path is a URI only when it *starts* with `scheme://` (`is_uri`, engine.storage). `file://` URIs become
+  local paths and get every local check. Remote URIs (s3://, s3a:// = s3://, gs://, hdfs://, any scheme
+  fsspec serves) are inputs, outputs and work dirs like local paths, listed and read through engine.storage;
+  a scheme no filesystem serves is refused. A remote output or work dir must not be a whole bucket (what
+  `--overwrite` would empty), contain or sit in an input, or contain the other; its store must answer.
 - A local path with `name://` further in (`<dir>/x://../data`) is refused for the output and work dir: it is a
   folder `x:` plus `..`, which climbs back to wherever it starts, not the URL it looks like.
 - `${VAR}` must be set in the environment (`${PYTHON_STDLIB}` is this Python's standard library).
@@ -16,18 +18,19 @@ import glob
 import os
 import re
 import sysconfig
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from engine import storage
+from engine.spec.path_lists import expand_source
+from engine.spec.remote_checks import remote_files, remote_input_problem, uri_input_problem
+from engine.storage import is_remote, is_uri
 from filters.registry import path_params
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _INNER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _VAR = re.compile(r"\$\{(\w+)\}")
-
-
-def is_uri(p: str) -> bool:
-    return bool(_SCHEME.match(p))
+_KNOWN = ("s3", "gs", "gcs", "hdfs")   # pyarrow's own filesystems; other schemes need fsspec to know them
 
 
 def _env() -> dict:
@@ -57,7 +60,7 @@ def resolve(base: str, p: str) -> str:
     if is_uri(p):
         p = _from_file_uri(p) if p[:7].lower() == "file://" else p
         if is_uri(p):
-            return p
+            return storage.normalize(p)
     p = os.path.expanduser(p)
     return p if os.path.isabs(p) else os.path.realpath(os.path.join(base, p))
 
@@ -68,7 +71,7 @@ def resolve_target(base: str, p: str) -> str:
     if is_uri(p):
         p = _from_file_uri(p) if p[:7].lower() == "file://" else p
         if is_uri(p):
-            return p
+            return storage.normalize(p)
     return os.path.join(base, os.path.expanduser(p))
 
 
@@ -78,13 +81,19 @@ def canonical(p: str) -> str:
 
 
 def uri_problem(p: str, what: str) -> str | None:
-    """Why `p` (an output, work dir or input) is not a usable local path, or None."""
+    """Why `p` (an output, work dir, input or file) is not a usable path, or None (no I/O here)."""
     if is_uri(p):
-        scheme = _SCHEME.match(p).group(1)
-        if scheme.lower() == "file":
+        scheme = storage.scheme(p)
+        if scheme == "file":
             return f"{what} {p}: a file:// URI names a local path: file:///absolute/path (no host)"
-        return (f"{what} {p}: {scheme}:// URIs are not supported yet; use a local or shared-filesystem path "
-                "(the same path on every node)")
+        if scheme not in _KNOWN:
+            try:
+                storage.filesystems.filesystem(p)
+            except storage.UnsupportedScheme as e:
+                return f"{what} {e}"
+        if what in ("output path", "work dir") and storage.is_bucket_root(p):
+            return f"refusing {what} {p}: it is a whole bucket, which --overwrite would empty"
+        return None
     m = _INNER_SCHEME.search(p)
     if m and what != "input":
         return (f"{what} {p}: `{m.group(0)}` is not at the start, so this is a local path through a folder "
@@ -93,15 +102,22 @@ def uri_problem(p: str, what: str) -> str | None:
 
 
 def is_within(path: str, folder: str) -> bool:
-    """`path` is `folder` or inside it (both real, absolute paths)."""
+    """`path` is `folder` or inside it (both real, absolute paths, or both URIs)."""
+    if is_uri(path) or is_uri(folder):
+        return storage.is_within(path, folder)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def source_files(source) -> list[str]:
-    """Every input file (or folder, for stackexchange sites) of a source, sorted, globs expanded."""
+    """Every input file (or folder, for stackexchange sites) of a source, sorted, globs expanded (object
+    stores listed). A remote path without wildcards is taken as it is (a crawl's path list names thousands:
+    no request each); an executor that cannot open it fails the run naming it."""
     out = []
     for p in source.paths:
-        out.extend(sorted(glob.glob(p)) or ([p] if is_uri(p) else []))
+        if is_remote(p) and not storage.has_magic(p):
+            out.append(storage.normalize(p))
+        else:   # locally glob's own rules, as before (`**` is one folder level)
+            out.extend(storage.glob(p) if is_remote(p) else sorted(glob.glob(p)))
     return sorted(dict.fromkeys(out))
 
 
@@ -135,8 +151,13 @@ def _stat(f: str) -> FileInfo:
 
 def resolve_source(source) -> ResolvedSource:
     paths = tuple(source_files(source))
-    files = [_stat(f) for p in paths
-             for f in ([p] if os.path.isfile(p) else sorted(glob.glob(os.path.join(p, "**", "*"), recursive=True)))]
+    remote, found = [p for p in paths if is_remote(p)], {}
+    if remote:
+        with ThreadPoolExecutor(16) as pool:   # one request per remote input: in parallel
+            found = dict(zip(remote, pool.map(remote_files, remote)))
+    files = [f for p in paths for f in (found[p] if p in found else
+             [_stat(x) for x in ([p] if os.path.isfile(p) else
+                                 sorted(glob.glob(os.path.join(p, "**", "*"), recursive=True)))])]
     return ResolvedSource(source, paths, tuple(files))
 
 
@@ -205,6 +226,8 @@ def resolve_spec_paths(spec, base: str) -> list[tuple]:
                 check_vars(("sources", i, "filters", j, name), x)
         s.paths = [resolve(base, p) for p in s.paths]
         s.filters = [_resolve_filter_paths(base, f) for f in s.filters]
+        if getattr(s, "paths_file", None):
+            problems += expand_source(s, i, base)
     return problems
 
 
@@ -262,10 +285,13 @@ def _inputs_problems(spec, out: str, work: str) -> list[tuple]:
     problems, refused = [], set()
     for i, source in enumerate(spec.sources):
         for f in source_files(source):
-            if is_uri(f):
-                problems.append((("sources", i, "paths"), uri_problem(f, "input")))
-                continue
             what = f"the input {f} of sources[{i}] ({source.name})"
+            if is_uri(f) or is_uri(out) or is_uri(work):
+                p = uri_input_problem(f, what, out, work)
+                if p and p[0] not in refused:
+                    refused.add(p[0])
+                    problems.append(p)
+                continue
             for x in dict.fromkeys((os.path.abspath(f), os.path.realpath(f))):
                 p = _input_problem(x, what, out, work)
                 if p and p[0] not in refused:   # one line per field: the first input in the way
@@ -295,6 +321,8 @@ def path_problems(spec, spec_dir: str | None = None, check_inputs: bool = True) 
         return problems
     out = canonical(raw_out)
     work = canonical(raw_work) if raw_work else canonical(out + ".work")
+    if is_remote(out) or is_remote(work):
+        return _remote_target_problems(spec, spec_dir, out, work, raw_work, check_inputs)
     protected = _protected(spec, spec_dir)
     problems = _target_problems(OUT, "output path", raw_out, out, protected, "which --overwrite would delete")
     problems += _target_problems(WORK, "work dir", raw_work or work, work, protected,
@@ -315,15 +343,51 @@ def path_problems(spec, spec_dir: str | None = None, check_inputs: bool = True) 
     return problems
 
 
+def _remote_target_problems(spec, spec_dir, out: str, work: str, raw_work, check_inputs: bool) -> list[tuple]:
+    """`path_problems` when the output or the work dir is on a remote store: a local one gets the local
+    checks, a remote one must be reachable (bucket there, credentials accepted, endpoint up)."""
+    problems, protected = [], _protected(spec, spec_dir)
+    for field, what, path in ((OUT, "output path", out), (WORK, "work dir", work)):
+        if not is_remote(path):
+            problems += _target_problems(field, what, path, path, protected, "which --overwrite would delete")
+    if problems:
+        return problems
+    if is_within(work, out) or is_within(out, work):
+        problems.append((WORK, f"work dir {work} and output path {out} must not contain each other"))
+    if check_inputs:
+        problems += _inputs_problems(spec, out, work)
+    seen = set()
+    for field, what, path in ((OUT, "output", out), (WORK, "work dir", work)):
+        if is_remote(path):
+            bucket = storage.split(path)[:2]
+            msg = None if bucket in seen else storage.reachable_problem(path, what)
+            seen.add(bucket)
+            problems += [(field, f"cannot write {msg}")] if msg else []
+        elif field == WORK and (raw_work or not problems):
+            msg = writable_problem(path, what, path)
+            problems += [(field, msg)] if msg else []
+        elif field == OUT:
+            msg = writable_problem(path, "output", os.path.dirname(path))
+            problems += [(field, msg)] if msg else []
+    return problems
+
+
 def missing_files(spec) -> list[tuple]:
-    """Inputs and filter files that do not exist (or are URIs, which readers cannot open)."""
+    """Inputs and filter files that do not exist or cannot be listed (a remote one: its store must answer)."""
     problems = []
     for i, s in enumerate(spec.sources):
         for j, f in enumerate(s.filters):
             for name, x in filter_files(f):
-                msg = uri_problem(x, "file") if is_uri(x) else None if glob.glob(x) else f"no such file: {x}"
+                msg = (uri_problem(x, "file") or f"file {x}: filter files are read on the driver and must be local "
+                       "paths (copy it next to the spec)") if is_uri(x) else None if glob.glob(x) else f"no such file: {x}"
                 problems += [(("sources", i, "filters", j, name), msg)] if msg else []
+        listed = bool(getattr(s, "paths_file", None))
+        checked = set()   # (scheme, bucket): one reachability request per store
         for j, p in enumerate(s.paths):
-            msg = uri_problem(p, "input") if is_uri(p) else None if glob.glob(p) else f"no such file: {p}"
-            problems += [(("sources", i, "paths", j), msg)] if msg else []
+            field = ("sources", i, "paths_file") if listed else ("sources", i, "paths", j)
+            msg = remote_input_problem(p, listed, checked) if is_uri(p) else \
+                None if glob.glob(p) else f"no such file: {p}"
+            problems += [(field, msg)] if msg else []
+            if msg and listed:
+                break
     return problems

@@ -18,6 +18,7 @@ from engine.storage.filesystems import filesystem, local_path
 from engine.storage.uri import basename, is_remote, join
 
 READ_BUFFER = 1 << 20
+REMOTE_READ_BUFFER = 4 << 20   # each remote read is a round trip: fewer, larger ones (bench/README.md)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,13 @@ class _Buffered(io.RawIOBase):
         b[:len(data)] = data
         return len(data)
 
+    def readall(self):
+        # one large read per chunk, not io's 8 KB default (each read is a ranged GET on S3)
+        chunks = []
+        while chunk := self.native.read(REMOTE_READ_BUFFER):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def close(self):
         self.native.close()
         super().close()
@@ -121,7 +129,10 @@ def open_input_stream(p: str):
     if not is_remote(p):
         return open(local_path(p), "rb", buffering=READ_BUFFER)
     fs, path = filesystem(p)
-    return io.BufferedReader(_Buffered(fs.open_input_stream(path)), buffer_size=READ_BUFFER)
+    # compression=None: the bytes as stored (pyarrow would otherwise gunzip anything named .gz, and the
+    # readers' own gzip handling, which recovers damaged members, would never see the real file)
+    native = fs.open_input_stream(path, compression=None, buffer_size=None)
+    return io.BufferedReader(_Buffered(native), buffer_size=REMOTE_READ_BUFFER)
 
 
 def open_input_file(p: str):
@@ -140,8 +151,8 @@ def read_bytes(p: str) -> bytes:
 class HashingWriter(io.RawIOBase):
     """Counts and hashes what goes through to `sink`: the sha256 of a written file without reading it back."""
 
-    def __init__(self, sink):
-        self.sink, self.hash, self.bytes = sink, hashlib.sha256(), 0
+    def __init__(self, sink, path: str = ""):
+        self.sink, self.path, self.hash, self.bytes = sink, path, hashlib.sha256(), 0
 
     def writable(self):
         return True
@@ -149,18 +160,32 @@ class HashingWriter(io.RawIOBase):
     def write(self, b):
         self.hash.update(b)
         self.bytes += len(b)
-        self.sink.write(b)
+        with self._naming():
+            self.sink.write(b)
         return len(b)
 
     def flush(self):
         if not self.closed:
-            self.sink.flush()
+            with self._naming():
+                self.sink.flush()
 
     def close(self):
         if not self.closed:
-            self.sink.flush()
+            with self._naming():
+                self.sink.flush()
             super().close()
             self.sink.close()
+
+    @contextlib.contextmanager
+    def _naming(self):
+        """An OSError that names no file ("[Errno 28] No space left on device") raised again with the file's
+        path, so the one line the user sees says where the disk filled up (engine.cli.errors)."""
+        try:
+            yield
+        except OSError as e:
+            if e.filename is not None or not e.errno or not self.path:
+                raise
+            raise OSError(e.errno, os.strerror(e.errno), self.path) from e
 
     @property
     def sha256(self) -> str:
@@ -175,7 +200,7 @@ def open_output(p: str):
         path = local_path(p)
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         tmp = f"{path}.inprogress"
-        w = HashingWriter(open(tmp, "wb"))
+        w = HashingWriter(open(tmp, "wb"), p)
         try:
             yield w
             w.close()
@@ -187,7 +212,7 @@ def open_output(p: str):
             raise
         return
     fs, path = filesystem(p)
-    w = HashingWriter(fs.open_output_stream(path))
+    w = HashingWriter(fs.open_output_stream(path, compression=None), p)   # the bytes as given, even for .gz
     try:
         yield w
     except BaseException:

@@ -26,7 +26,12 @@ class StorageOptions:
     """The spec's `storage:` block: never a secret (those stay in the environment)."""
     endpoint: str | None = None     # e.g. http://127.0.0.1:8333 (S3-compatible server), https://storage.googleapis.com
     region: str | None = None
-    anonymous: bool = False         # public buckets (s3://commoncrawl/): no credentials sent
+    # public buckets (s3://commoncrawl/): no credentials sent. True: every bucket; a tuple of bucket names:
+    # those only, so a mix reads Common Crawl anonymously and writes to a private bucket
+    anonymous: bool | tuple[str, ...] = False
+
+    def anonymous_for(self, bucket: str) -> bool:
+        return self.anonymous is True or (isinstance(self.anonymous, tuple) and bucket in self.anonymous)
 
 
 _OPTIONS = [StorageOptions()]
@@ -36,6 +41,8 @@ def configure(options: StorageOptions | dict | None) -> StorageOptions:
     """Set this process's storage options (returns them). Cheap and idempotent: tasks call it first."""
     if isinstance(options, dict):
         options = StorageOptions(**options)
+    if isinstance(options, StorageOptions) and isinstance(options.anonymous, list):
+        options = StorageOptions(options.endpoint, options.region, tuple(options.anonymous))
     options = options or StorageOptions()
     _OPTIONS[0] = options
     return options
@@ -48,10 +55,8 @@ def current() -> StorageOptions:
 def _s3(options: StorageOptions):
     from pyarrow import fs
 
-    from engine.settings import settings
-
-    endpoint = options.endpoint or settings().aws_endpoint_url
-    kw: dict = {"region": options.region or settings().aws_region or "us-east-1"}
+    endpoint = options.endpoint
+    kw: dict = {"region": options.region or "us-east-1"}
     if endpoint:
         u = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
         kw.update(endpoint_override=u.netloc, scheme=u.scheme or "https", force_virtual_addressing=False)
@@ -66,7 +71,10 @@ def _s3(options: StorageOptions):
 def _gcs(options: StorageOptions):
     from pyarrow import fs
 
-    kw: dict = {"anonymous": options.anonymous}
+    from datetime import timedelta
+
+    # without a limit, an unreachable endpoint is retried for minutes
+    kw: dict = {"anonymous": options.anonymous, "retry_time_limit": timedelta(seconds=15)}
     if options.endpoint:
         u = urlsplit(options.endpoint)
         kw.update(endpoint_override=u.netloc, scheme=u.scheme or "https")
@@ -111,7 +119,14 @@ def filesystem(uri: str):
     """(pyarrow filesystem, path within it) of a remote URI: `s3://b/k` -> (S3FileSystem, "b/k")."""
     uri = normalize(uri)
     s, netloc, key = split(uri)
-    fs = _filesystem(s, netloc if s == "hdfs" else "", current())
+    from engine.settings import settings
+
+    options = current()
+    # the cache key holds what the filesystem is built from, environment included: never a stale endpoint
+    options = StorageOptions(options.endpoint or (settings().aws_endpoint_url if s == "s3" else None),
+                             options.region or (settings().aws_region if s == "s3" else None),
+                             options.anonymous_for(netloc))
+    fs = _filesystem(s, netloc if s == "hdfs" else "", options)
     if s == "hdfs":
         return fs, "/" + key
     if s in ("s3", "gs", "gcs"):

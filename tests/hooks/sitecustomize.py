@@ -1,7 +1,8 @@
 """Pause a real `tamis run` subprocess at a chosen moment, so a test can kill it or race it there.
 
 On the subprocess's PYTHONPATH (tests.hooks.pause_env), Python imports this module at startup:
-- `TAMIS_TEST_PAUSE_BEFORE_VERIFY=<seconds>`: sleep before `engine.output.verify` (manifest written);
+- `TAMIS_TEST_PAUSE_BEFORE_VERIFY=<seconds>`: sleep before `engine.output.verify` / `verify_remote` (shards
+  and manifest written, no `_SUCCESS`);
 - `TAMIS_TEST_PAUSE_BEFORE_COMMIT=<seconds>`: sleep before `engine.output.commit` (`_SUCCESS` written).
 
 Every Python process with that PYTHONPATH runs it, Spark's Python workers included: it does nothing unless a
@@ -9,7 +10,8 @@ pause is set, and patches engine.output only when that module is imported, which
 """
 import os
 
-PAUSES = {"TAMIS_TEST_PAUSE_BEFORE_VERIFY": "verify", "TAMIS_TEST_PAUSE_BEFORE_COMMIT": "commit"}
+# variable -> the engine.output functions it delays (a local output's, then an object store's)
+PAUSES = {"TAMIS_TEST_PAUSE_BEFORE_VERIFY": ("verify", "verify_remote"), "TAMIS_TEST_PAUSE_BEFORE_COMMIT": ("commit",)}
 
 
 def _paused(fn, seconds: float):
@@ -22,8 +24,8 @@ def _paused(fn, seconds: float):
 
 
 def _patch(module):
-    for var, name in PAUSES.items():
-        if os.environ.get(var):
+    for var, names in PAUSES.items():
+        for name in names if os.environ.get(var) else ():
             setattr(module, name, _paused(getattr(module, name), float(os.environ[var])))
 
 
