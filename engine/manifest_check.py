@@ -64,21 +64,33 @@ def _parquet_sizes(folder: str) -> dict[str, int | None]:
     return out
 
 
+def size_problems(files: dict[str, dict], present: dict[str, int | None]) -> list[str]:
+    """Listed files (`listed_files`) missing from `present` ({relative path: bytes}) or of another size."""
+    problems = []
+    for rel, e in sorted(files.items()):
+        if rel not in present:
+            problems.append(f"{rel} is listed in manifest.json but missing")
+        elif present[rel] != e["bytes"]:
+            problems.append(f"{rel} has {present[rel]} bytes, manifest.json says {e['bytes']}")
+    return problems
+
+
+def mismatch(folder: str, problems: list[str]) -> ManifestMismatch:
+    """One line: the first problem and how many more."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return ManifestMismatch(f"{folder}: files do not match manifest.json: {problems[0]}{more}")
+
+
 def manifest_problems(folder: str, manifest: dict, checksums: bool | str = True) -> list[str]:
     """Every way the Parquet files in `folder` differ from `manifest` (empty when they match).
 
     `checksums`: True: sha256 of local files (a remote output: sizes only); "remote": sha256 everywhere."""
     files, problems = listed_files(manifest)
     present = _parquet_sizes(folder)
+    problems += size_problems(files, present)
     hash_it = checksums == "remote" or (checksums is True and not storage.is_remote(folder))
-    to_hash = []
-    for rel, e in sorted(files.items()):
-        if rel not in present:
-            problems.append(f"{rel} is listed in manifest.json but missing")
-        elif present[rel] != e["bytes"]:
-            problems.append(f"{rel} has {present[rel]} bytes, manifest.json says {e['bytes']}")
-        elif hash_it:
-            to_hash.append((rel, storage.join(folder, rel), e["sha256"]))
+    to_hash = [(rel, storage.join(folder, rel), e["sha256"]) for rel, e in sorted(files.items())
+               if hash_it and present.get(rel) == e["bytes"]]
     problems += [f"{rel} is not listed in manifest.json" for rel in sorted(present.keys() - files.keys())]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for (rel, _p, want), got in zip(to_hash, pool.map(lambda t: sha256_file(t[1]), to_hash)):
@@ -110,5 +122,4 @@ def check_output_files(folder: str, manifest: dict | None = None, checksums: boo
         manifest = read_manifest(folder)
     problems = manifest_problems(folder, manifest, checksums)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ManifestMismatch(f"{folder}: files do not match manifest.json: {problems[0]}{more}")
+        raise mismatch(folder, problems)

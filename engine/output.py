@@ -320,19 +320,14 @@ def start_remote(out: str):
 def verify_remote(out: str, manifest: dict) -> list[str]:
     """Every file the manifest lists is under `out` with its size (one listing; the sha256 came from the
     writers). Returns the other files under `out`: leftovers to delete before `_SUCCESS`."""
-    from engine.manifest_check import listed_files
+    from engine.manifest_check import listed_files, mismatch, size_problems
 
     files, problems = listed_files(manifest)
     base = out.rstrip("/") + "/"
     sizes = {i.path[len(base):]: i.size for i in storage.walk_files(out)}
-    for rel, e in sorted(files.items()):
-        if rel not in sizes:
-            problems.append(f"{rel} is listed in manifest.json but missing")
-        elif sizes[rel] != e["bytes"]:
-            problems.append(f"{rel} has {sizes[rel]} bytes, manifest.json says {e['bytes']}")
+    problems += size_problems(files, sizes)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ManifestMismatch(f"{out}: files do not match manifest.json: {problems[0]}{more}")
+        raise mismatch(out, problems)
     return sorted(set(sizes) - set(files) - {"manifest.json"})
 
 

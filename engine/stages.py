@@ -180,12 +180,10 @@ def _delete_leftovers(path: str, keep: set[str]):
 def _commit(spark, path: str, df, reused: dict, name: str, options):
     """Write `df` as the stage at `path` and commit it; returns the stage read back."""
     from engine.spark.stage_io import read_stage, write_stage
-    from engine.spark.transient import find
 
-    files, schema = write_stage(df, path, options)
+    files, schema, errors = write_stage(df, path, options)   # errors: transient read errors, counted as written
     out = read_stage(spark, path, files, schema, options)
-    errors = find(out)                          # transient read errors: written, never reused
-    if errors:
+    if errors:                                  # written, never reused
         note(reused, name, reusable=False, transient_read_errors=errors)
     manifest = {"format": FORMAT, "tamis": TAMIS_VERSION, "stage": storage.basename(path), "files": files,
                 "rows": sum(f["rows"] for f in files), "schema": schema, "transient_read_errors": errors or None}

@@ -44,7 +44,7 @@ def _round_trip(spark, folder):
     from engine.spark.stage_io import read_stage, write_stage
 
     df, schema, rows = _frame(spark)
-    files, schema_json = write_stage(df, folder)
+    files, schema_json, _ = write_stage(df, folder)
     assert 1 <= len(files) < 4 and sum(f["rows"] for f in files) == 3
     for f in files:
         path = storage.join(folder, f["file"])

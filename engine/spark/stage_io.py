@@ -19,7 +19,7 @@ import uuid
 from engine import storage
 from engine.spark.session import ARROW_MAX_BYTES
 
-META_DDL = "file string, rows long, bytes long, sha256 string"
+META_DDL = "file string, rows long, bytes long, sha256 string, transient string"
 READ_BATCH_ROWS = 10_000       # Spark's spark.sql.execution.arrow.maxRecordsPerBatch default
 
 
@@ -56,10 +56,12 @@ def _write_partition(batches, folder: str, token: str, options):
     import pyarrow.parquet as pq
     from pyspark import TaskContext
 
+    from engine.spark.transient import batch_errors, merge
+
     storage.configure(options)
     ctx = TaskContext.get()
     name = part_name(ctx.partitionId(), token, ctx.attemptNumber())
-    rows = 0
+    rows, errors = 0, {}
     with contextlib.ExitStack() as stack:
         writer = out = None
         for b in batches:
@@ -71,24 +73,30 @@ def _write_partition(batches, folder: str, token: str, options):
                 writer = pq.ParquetWriter(out, schema, compression="zstd")
             writer.write_batch(b.cast(schema))
             rows += b.num_rows
+            errors = merge([errors, batch_errors(b)])   # transient read errors, counted as written
         if writer is not None:
             writer.close()
     if out is not None:
-        yield pa.RecordBatch.from_pylist([{"file": name, "rows": rows, "bytes": out.bytes, "sha256": out.sha256}],
-                                         schema=pa.schema([("file", pa.string()), ("rows", pa.int64()),
-                                                           ("bytes", pa.int64()), ("sha256", pa.string())]))
+        row = {"file": name, "rows": rows, "bytes": out.bytes, "sha256": out.sha256, "transient": json.dumps(errors)}
+        yield pa.RecordBatch.from_pylist([row], schema=pa.schema(
+            [("file", pa.string()), ("rows", pa.int64()), ("bytes", pa.int64()), ("sha256", pa.string()),
+             ("transient", pa.string())]))
 
 
-def write_stage(df, folder: str, options=None) -> tuple[list[dict], str]:
+def write_stage(df, folder: str, options=None) -> tuple[list[dict], str, dict]:
     """Write `df` under `folder`, one Parquet file per non-empty partition.
 
-    Returns ([{file (name under folder), rows, bytes, sha256}] by partition, the Spark schema as JSON).
+    Returns ([{file (name under folder), rows, bytes, sha256}] by partition, the Spark schema as JSON, the
+    transient read errors of the rows written: {reason: {docs, files}}, engine/spark/transient.py).
     `options`: the StorageOptions tasks use (default: this process's)."""
+    from engine.spark.transient import merge
+
     options = options if options is not None else storage.current()
     token = uuid.uuid4().hex[:8]
     run = functools.partial(_write_partition, folder=folder, token=token, options=options)
-    files = [r.asDict() for r in df.mapInArrow(run, META_DDL).collect()]
-    return sorted(files, key=lambda f: f["file"]), df.schema.json()
+    files = [r.asDict() for r in df.mapInArrow(run, META_DDL).collect()]   # one small row per task
+    errors = merge(json.loads(f.pop("transient")) for f in files)
+    return sorted(files, key=lambda f: f["file"]), df.schema.json(), errors
 
 
 def _batch_rows(meta) -> int:

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from engine import storage
 from engine.spec.path_lists import expand_source
-from engine.spec.remote_checks import remote_files, remote_input_problem, uri_input_problem
+from engine.spec.remote_checks import remote_files, remote_input_problem
 from engine.storage import is_remote, is_uri
 from filters.registry import path_params
 
@@ -266,14 +266,18 @@ def _target_problems(field, what: str, raw: str, real: str, protected: dict, why
 
 
 def _input_problem(x: str, what: str, out: str, work: str) -> tuple | None:
-    """Why input `x` (a real or absolute path) is in the way of what a run writes or deletes, or None."""
-    parent, name = os.path.split(out)
+    """Why input `x` (a real or absolute path, or a URI) is in the way of what a run writes or deletes, or
+    None. Where any of the three is a URI, they are compared by their normalized names (an object store has
+    no links, and a local path and a URI never overlap), and there are no build siblings to collide with."""
     if is_within(x, out):
         return OUT, f"refusing output path {out}: it contains {what}, which --overwrite would delete"
     if is_within(out, x):
         return OUT, f"refusing output path {out}: it is inside {what}"
     if is_within(x, work) or is_within(work, x):
         return WORK, f"refusing work dir {work}: it is, contains or is inside {what}"
+    if is_uri(x) or is_uri(out) or is_uri(work):
+        return None
+    parent, name = os.path.split(out)
     first = os.path.relpath(x, parent).split(os.sep)[0] if is_within(x, parent) else ""
     if first.startswith((f".{name}.tmp-", f".{name}.old-")) or first == f".{name}.lock":
         return OUT, (f"refusing output path {out}: {what} is under a name runs create and remove next to "
@@ -286,17 +290,14 @@ def _inputs_problems(spec, out: str, work: str) -> list[tuple]:
     for i, source in enumerate(spec.sources):
         for f in source_files(source):
             what = f"the input {f} of sources[{i}] ({source.name})"
-            if is_uri(f) or is_uri(out) or is_uri(work):
-                p = uri_input_problem(f, what, out, work)
-                if p and p[0] not in refused:
-                    refused.add(p[0])
-                    problems.append(p)
-                continue
-            for x in dict.fromkeys((os.path.abspath(f), os.path.realpath(f))):
+            remote = is_uri(f) or is_uri(out) or is_uri(work)
+            for x in [f] if remote else dict.fromkeys((os.path.abspath(f), os.path.realpath(f))):
                 p = _input_problem(x, what, out, work)
                 if p and p[0] not in refused:   # one line per field: the first input in the way
                     refused.add(p[0])
                     problems.append(p)
+            if remote:
+                continue
             if not os.path.exists(f):
                 problems.append((("sources", i, "paths"), f"cannot read input {f}: broken link or vanished"))
             elif not os.access(f, os.R_OK | (os.X_OK if os.path.isdir(f) else 0)):

@@ -17,20 +17,6 @@ def remote_files(p: str) -> list:
     return [FileInfo(f.path, f.size, f.mtime) for f in storage.walk_files(p)]
 
 
-def uri_input_problem(x: str, what: str, out: str, work: str) -> tuple | None:
-    """`_input_problem` where the input, the output or the work dir is a URI: by their normalized names (an
-    object store has no links; a local path and a URI never overlap)."""
-    from engine.spec.paths import OUT, WORK, is_within
-
-    if is_within(x, out):
-        return OUT, f"refusing output path {out}: it contains {what}, which --overwrite would delete"
-    if is_within(out, x):
-        return OUT, f"refusing output path {out}: it is inside {what}"
-    if is_within(x, work) or is_within(work, x):
-        return WORK, f"refusing work dir {work}: it is, contains or is inside {what}"
-    return None
-
-
 def remote_input_problem(p: str, listed: bool, checked: set) -> str | None:
     """Why input pattern `p` names nothing readable: the store's problem (no bucket, denied, down) when it
     has one, else `no such file`. The keys of a path list are not checked one by one (thousands of

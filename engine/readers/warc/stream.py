@@ -70,57 +70,11 @@ def file_chunks(path: str) -> Iterator[bytes | Event]:
 
 
 def _open(path: str):
-    """The file, seekable: a local file as it is; a remote one as a stream that seeks back within a window
-    (the resync after a bad gzip member looks back at most a few chunks) and reopens for anything older."""
-    return _Rewindable(path) if storage.is_remote(path) else storage.open_input_stream(path)
-
-
-class _Rewindable(io.RawIOBase):
-    """Forward reads of a streamed object, with `seek`: ahead by reading on, back within the last WINDOW
-    bytes from memory, further back by reopening the stream (only after damage: rare, and bounded memory)."""
-    WINDOW = 4 * CHUNK
-
-    def __init__(self, path: str):
-        self.path, self._f = path, storage.open_input_stream(path)
-        self._win, self._end, self._pos = bytearray(), 0, 0   # _win holds bytes [_end - len(_win), _end)
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def tell(self):
-        return self._pos
-
-    def read(self, n=-1):
-        out = b""
-        if self._pos < self._end:
-            off = self._pos - (self._end - len(self._win))
-            out = bytes(self._win[off:] if n < 0 else self._win[off:off + n])
-            self._pos += len(out)
-            n = n if n < 0 else n - len(out)
-        if n:
-            data = self._f.read() if n < 0 else self._f.read(n)
-            self._win += data
-            del self._win[:max(0, len(self._win) - self.WINDOW)]
-            self._end += len(data)
-            self._pos += len(data)
-            out += data
-        return out
-
-    def seek(self, pos, whence=0):
-        if pos < self._end - len(self._win):
-            self._f.close()
-            self._f, self._win, self._end = storage.open_input_stream(self.path), bytearray(), 0
-        self._pos = min(pos, self._end)
-        while self._pos < pos and self.read(min(CHUNK, pos - self._pos)):
-            pass
-        return self._pos
-
-    def close(self):
-        self._f.close()
-        super().close()
+    """The file, seekable (the resync after a bad gzip member looks back): a remote one with ranged reads,
+    buffered so that small reads (the magic bytes, record headers) cost no request of their own."""
+    if not storage.is_remote(path):
+        return storage.open_input_stream(path)
+    return io.BufferedReader(storage.open_input_file(path), buffer_size=storage.REMOTE_READ_BUFFER)
 
 
 def _gzip_chunks(f) -> Iterator[bytes | Event]:
