@@ -1,6 +1,6 @@
 """Glob patterns on any store. Locally `glob.glob`; on an object store, one recursive listing under the
-pattern's fixed prefix (the part before the first wildcard), matched segment by segment as `glob` would:
-`*` and `?` never cross a `/`, and `**` matches any number of folders."""
+pattern's fixed prefix (the part before the first wildcard), matched as `glob` would (fsspec's
+`glob_translate`): `*` and `?` never cross a `/`, and `**` matches any number of folders."""
 from __future__ import annotations
 
 import glob as _glob
@@ -20,33 +20,12 @@ def fixed_prefix(pattern: str) -> str:
     return head if not has_magic(pattern) else head[:head.rfind("/")] if "/" in head else ""
 
 
-def _translate(seg: str) -> str:
-    """One path segment's wildcards as a regex that never crosses `/`."""
-    out, i = [], 0
-    while i < len(seg):
-        c = seg[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and "]" in seg[i + 2:] or c == "[" and seg[i + 1:i + 2] == "]":
-            j = seg.index("]", i + 2)
-            body = seg[i + 1:j]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
-            i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
 def _segment_regex(pattern: str) -> re.Pattern:
-    segs = pattern.split("/")
-    parts = ["(?:[^/]+/)*" if seg == "**" else _translate(seg) + "/" for seg in segs[:-1]]
-    parts.append(".*/" if segs[-1] == "**" else _translate(segs[-1]) + "/")
-    body = "".join(parts)
-    return re.compile((body[:-1] if body.endswith("/") else body) + r"\Z")
+    """`pattern` (relative, `/`-separated) as a regex matching what `glob.glob(recursive=True)` would: fsspec's
+    translation of Python's glob rules."""
+    from fsspec.utils import glob_translate
+
+    return re.compile(glob_translate(pattern))
 
 
 def glob(pattern: str) -> list[str]:
