@@ -6,8 +6,10 @@ writes a marker file. On an unauthenticated cluster that task runs on the worker
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,25 @@ def as_nobody():
     os.setuid(pw.pw_uid)
 
 
+@contextlib.contextmanager
+def traversable_by_others(path: str):
+    """Every folder above `path` that others may not enter (a checkout under `mktemp -d`, mode 0700) gets
+    o+x (enter, not list) for the block, and its mode back after: the attacker stands for another user with
+    a pyspark of their own, which on this machine is only the venv's."""
+    changed = []
+    p = Path(path).resolve()
+    try:
+        for d in reversed(p.parents):
+            mode = d.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                d.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+                changed.append((d, stat.S_IMODE(mode)))
+        yield
+    finally:
+        for d, mode in reversed(changed):
+            d.chmod(mode)
+
+
 def attacker_python(site: str, home: str) -> str:
     """A python `nobody` can run with the venv's pyspark: this one, or the system's of the same version
     (the venv's bin/python may link into a folder only its owner can enter, e.g. /root/.pyenv)."""
@@ -85,18 +106,24 @@ def submit_as_nobody(master: str, refused_when: str, timeout: float = 300) -> di
         env = {"PATH": "/usr/bin:/bin", "HOME": str(drop), "JAVA_HOME": java_home(), "SPARK_LOCAL_IP": "127.0.0.1",
                "PYTHONPATH": site}
         marker, log = drop / "pwned", drop / "attack.log"
-        cmd = [attacker_python(site, str(drop)), str(drop / "attack.py"), master, str(marker), sys.executable]
-        with open(log, "wb") as out:
-            p = subprocess.Popen(cmd, cwd=drop, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 preexec_fn=as_nobody, start_new_session=True)
-        try:
-            deadline = time.time() + timeout
-            while p.poll() is None and time.time() < deadline and refused_when not in log.read_text(errors="replace"):
-                time.sleep(0.5)
-        finally:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-        return {"marker": marker.read_text() if marker.exists() else None, "log": log.read_text(errors="replace")}
+        with traversable_by_others(site):
+            cmd = [attacker_python(site, str(drop)), str(drop / "attack.py"), master, str(marker), sys.executable]
+            with open(log, "wb") as out:
+                p = subprocess.Popen(cmd, cwd=drop, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                     preexec_fn=as_nobody, start_new_session=True)
+            return _await_attack(p, log, marker, refused_when, timeout)
     finally:
         subprocess.run(["rm", "-rf", str(drop)], timeout=60)
+
+
+def _await_attack(p, log: Path, marker: Path, refused_when: str, timeout: float) -> dict:
+    """Wait for the attacker's driver: until refused, done or `timeout`; then {"marker", "log"}."""
+    try:
+        deadline = time.time() + timeout
+        while p.poll() is None and time.time() < deadline and refused_when not in log.read_text(errors="replace"):
+            time.sleep(0.5)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    return {"marker": marker.read_text() if marker.exists() else None, "log": log.read_text(errors="replace")}

@@ -23,6 +23,7 @@ import shlex
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,18 +54,34 @@ def hidden_folders(extra: list[str] = ()) -> list[str]:
     cands += [d for d in os.environ.get("SPARK_LOCAL_DIRS", "").split(",") if d]
     cands += list(extra)
     real = sorted({os.path.realpath(c) for c in cands if os.path.isdir(c)})
-    if any(Path(r) == venv or Path(r) in venv.parents for r in real):
-        raise ValueError(f"a hidden folder would hide the interpreter {venv}")
+    if any(Path(r) == venv for r in real):
+        raise ValueError(f"a hidden folder is the interpreter's {venv}")
     return [r for r in real if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in real)]
+
+
+def _keep_visible(folder: str, hidden: list[str]) -> tuple[str, str]:
+    """Shell lines around the tmpfs mounts that keep `folder` (the virtualenv: the node's installation) visible
+    when a hidden folder holds it (a checkout under /tmp): bound aside first, bound back into the empty tmpfs
+    after, the aside folder removed. ("", "") when nothing hidden holds it."""
+    if not any(folder.startswith(h.rstrip("/") + "/") for h in hidden):
+        return "", ""
+    q = shlex.quote
+    aside = q(f"{'/dev/shm' if os.path.isdir('/dev/shm') else '/run'}/tamis-keep-{uuid.uuid4().hex[:8]}")
+    before = f"mkdir -p {aside}\nmount --bind {q(folder)} {aside}"
+    after = f"mkdir -p {q(folder)}\nmount --bind {aside} {q(folder)}\numount -l {aside}\nrmdir {aside}"
+    return before, after
 
 
 def _worker_script(auth_file: str, hidden: list[str], worker_cmd: list[str]) -> str:
     """The shell a worker starts in, inside its namespace: secret read first, folders hidden, then the worker."""
     q = shlex.quote
     mounts = "\n".join(f"mount -t tmpfs -o mode=1777 {TMPFS_TAG} {q(d)}" for d in hidden)
+    before, after = _keep_visible(str(Path(sys.prefix).resolve()), hidden)
     return f"""set -e
 exec 3< {q(auth_file)}
+{before}
 {mounts}
+{after}
 mkdir -p {PRIVATE}/work
 umask 077
 cat <&3 > {PRIVATE}/spark-auth.conf
