@@ -14,7 +14,15 @@ demo: setup
 	$(VENV)/bin/tamis validate mixes/demo.yaml
 	$(VENV)/bin/tamis run mixes/demo.yaml --overwrite
 
-test: setup
+# the trainers' own readers for `tamis export`'s tests (torch's CPU build, megatron-core), after setup so the
+# fastText build setup chose stays
+TRAINERS_STAMP := $(VENV)/.tamis-trainers-installed
+
+$(TRAINERS_STAMP): $(STAMP) pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[trainers]'
+	touch $(TRAINERS_STAMP)
+
+test: setup $(TRAINERS_STAMP)
 	bash scripts/install_browser.sh
 	$(VENV)/bin/python -m pytest -q -ra
 

@@ -108,7 +108,7 @@ def tamis_child(args) -> None:
     progress("end")
     cpu_end = mon.cpu()
     mon.sample()
-    # marks: startup, annotate, [thresholds], dedup, mix, write, done, end: each span is named by its start
+    # marks: startup, score, dedup, decide, mix, write, done, end: each span is named by its start
     spans = [{"stage": "process + imports + Spark start-up", "wall_s": round(marks[0][1] - t0, 2),
               "cpu_s": round(marks[0][2]["total"], 2)}]
     for (name, t, c), (_, t2, c2) in zip(marks[1:], marks[2:]):

@@ -5,7 +5,7 @@
 The job is bench/bench_pipeline.py's (WARC -> extraction -> filters -> dedup -> shards), each run a fresh
 child process (`engine.run.run`), sampled with psutil every 0.2 s:
 - speedup = wall(local[1]) / wall(local[2]) on 4x input (`4 * base` copies of the real WARC files), for the
-  whole run and for the annotate stage alone (read + extract + filter: the part that parallelises by file);
+  whole run and for the score stage alone (read + extract + filter: the part that parallelises by file);
 - peak RSS of the process tree (driver Python, the JVM that in local mode is driver and executor, Python
   workers) at 1x (`base` copies) and 4x on local[1]: growth 4x/1x well under 4 = sub-linear.
 Wall clock needs an otherwise idle machine: the load average before each run is recorded with it.
@@ -48,7 +48,7 @@ def run_scaling(base: int = 2, one=None, two=None, small=None, big: int | None =
         out["error"] = one.get("error") or two.get("error")
         return out
     out["speedup_wall"] = ratio(one["wall_s"], two["wall_s"])
-    out["speedup_annotate"] = ratio(_stage(one, "annotate"), _stage(two, "annotate"))
+    out["speedup_annotate"] = ratio(_stage(one, "score"), _stage(two, "score"))
     out["stage_walls"] = [{"stage": s["stage"], "local1": s["wall_s"], "local2": _stage(two, s["stage"]),
                            "speedup": ratio(s["wall_s"], _stage(two, s["stage"]))} for s in one.get("stages", [])]
     m_small, m_big, out["memory_copies"] = small, one, (base, big)
@@ -68,7 +68,7 @@ def report(res: dict) -> None:
         print("scaling failed:", res["error"])
         return
     print(f"\nlocal[1] vs local[2], {res['big_copies']} copies: wall speedup {res['speedup_wall']}x "
-          f"(annotate stage {res['speedup_annotate']}x)")
+          f"(score stage {res['speedup_annotate']}x)")
     print_table(res["stage_walls"], [("stage", "stage"), ("local1", "local[1] s"), ("local2", "local[2] s"),
                                      ("speedup", "speedup")])
     if res.get("memory"):

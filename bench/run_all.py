@@ -340,7 +340,7 @@ def table_rows(pipe: dict, stages: list[dict], scaling: dict, errors: dict) -> l
         docs = (scaling.get("local1") or {}).get("docs")
         rows.append(_row("scaling", f"local[1] -> local[2] wall speedup ({scaling['big_copies']} copies, {docs} docs)",
                          scaling["speedup_wall"], None, r=scaling["speedup_wall"], target=TARGETS["scaling"],
-                         unit="x", note=f"annotate stage alone {scaling['speedup_annotate']}x; Python worker CPU per "
+                         unit="x", note=f"score stage alone {scaling['speedup_annotate']}x; Python worker CPU per "
                                         f"doc {scaling.get('python_worker_cpu_per_doc_ms_local1')} ms alone vs "
                                         f"{scaling.get('python_worker_cpu_per_doc_ms_local2')} ms with two workers busy; "
                                         f"load average {scaling.get('load_1', '?')} / {scaling.get('load_2', '?')} at the "

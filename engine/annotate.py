@@ -1,6 +1,6 @@
 """Stage 1, worker side: one input file -> Arrow batches of records scored and decided by the filter chain,
 with token counts. Pure Arrow: this runs inside Spark's Python workers (`mapInArrow`, driven by
-engine/spark/annotate.py) and imports no pyspark, so it is also what tests and benchmarks call directly.
+engine/spark/score.py) and imports no pyspark, so it is also what tests and benchmarks call directly.
 """
 from __future__ import annotations
 
@@ -133,19 +133,6 @@ def read_and_annotate(path: str, source, filters: list[Filter], schema: pa.Schem
     batches = [_empty_file_row(path, source)] if empty else read_file(path, source)   # 0 bytes: counted
     for batch in batches:
         yield from bounded_batches(annotate_batch(batch, filters, schema, tokenizer), max_bytes)
-
-
-def annotate_paths(batches, source, filters: list[Filter], schema: pa.Schema, tokenizer: str, max_bytes: int,
-                   storage_options=None):
-    """One Spark task (`mapInArrow` over a column `path`): every record of its files, annotated.
-    `storage_options`: the spec's `storage:` block, set here first (an executor is another process)."""
-    from engine import storage
-
-    storage.configure(storage_options)
-    for b in batches:
-        for path in b.column("path").to_pylist():
-            yield from read_and_annotate(path, source, filters, schema, tokenizer, max_bytes)
-    settle_worker()
 
 
 class WorkerState:

@@ -32,21 +32,28 @@ def dedup_estimate(spec, annotated):
         return f"unavailable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
 
 
-def compute_plan(spec, master: str | None = None, say=lambda *_: None) -> PlanResult:
-    from engine.plan.budgets import InfeasibleMix, plan_mix
-    from engine.run import prepare
-    from engine.spark.sample import available_tokens
+def compute_plan(spec, master: str | None = None, say=lambda *_: None, inputs: dict | None = None) -> PlanResult:
+    from engine.run import prepare, release, score
     from engine.spark.session import get_spark
-    from engine.spark.stats import kept_docs
 
     spark = get_spark(master, conf=spec.spark)
-    estimate, first = None, {}
-    if spec.dedup:   # the annotated documents first: the dedup estimate is about them
-        annotated, first, _ = prepare(spark, spec.model_copy(update={"dedup": None}), say)
+    estimate = None
+    signals = score(spark, spec, say, inputs)
+    if spec.dedup:   # the scored documents first: the dedup estimate is about them
         say("estimate", "estimating the dedup stage")   # a stage of its own: "plan" comes last
-        estimate = dedup_estimate(spec, annotated)
-    df, reused, work = prepare(spark, spec, say)
-    reused.update(first)
+        estimate = dedup_estimate(spec, signals["scored"])
+    df, reused, work = prepare(spark, spec, say, signals=signals)
+    try:
+        return _plan(spec, df, reused, work, estimate, say)
+    finally:
+        release(df)
+
+
+def _plan(spec, df, reused, work, estimate, say) -> PlanResult:
+    from engine.plan.budgets import InfeasibleMix, plan_mix
+    from engine.spark.sample import available_tokens
+    from engine.spark.stats import kept_docs
+
     say("plan", "counting available tokens per source and group")
     kept = kept_docs(df)
     available = available_tokens(kept, spec)

@@ -5,7 +5,9 @@ nothing is committed), and by `tamis audit` / `engine.audit.queries.open_output`
 mismatch is refused). Every shard `<path>/*.parquet` and rejects file `<path>/rejects/*.parquet` must be
 listed in the manifest (`shards`, `rejects`: file, bytes, sha256), exist, and have the listed size and
 sha256; a listed file that is missing, a size or checksum that differs, or a Parquet file that is not
-listed is a problem. Checksums are read in threads (hashlib releases the GIL on large reads).
+listed is a problem. Other files committed with the output (`datasheet.md`) are listed under `extra_files`
+(file, bytes, sha256) and checked the same way; an unlisted file that is not Parquet is no problem (an older
+output has no `extra_files`). Checksums are read in threads (hashlib releases the GIL on large reads).
 
 The output may be a local folder or a remote URI (engine.storage): one listing gives names and sizes. On a
 remote output the sha256 is checked only when asked (`checksums="remote"`): it means reading every byte
@@ -49,9 +51,33 @@ def listed_files(manifest: dict) -> tuple[dict[str, dict], list[str]]:
 
 _listed = listed_files   # the former name
 
+# names an extra file may not take: the commit's own files and what the output's readers take as data
+_RESERVED = {"manifest.json", "_SUCCESS"}
 
-def _parquet_sizes(folder: str) -> dict[str, int | None]:
-    """{relative path ('x.parquet', 'rejects/y.parquet'): size} of the output's Parquet files."""
+
+def committed_files(manifest: dict) -> tuple[dict[str, dict], list[str]]:
+    """`listed_files` plus the `extra_files` (top-level, not Parquet): every file the commit covers.
+
+    `listed_files` alone stays the Parquet data (the audit and readers take its files as documents)."""
+    files, problems = listed_files(manifest)
+    entries = manifest.get("extra_files") or []
+    if not isinstance(entries, list):
+        return files, problems + ["manifest.json: `extra_files` is not a list"]
+    for e in entries:
+        name = e.get("file") if isinstance(e, dict) else None
+        if (not isinstance(name, str) or not name or "/" in name or os.path.basename(name) != name
+                or name.startswith(".") or name in _RESERVED or name.endswith(".parquet")):
+            problems.append(f"manifest.json: bad `extra_files` entry {e!r}"[:200])
+        elif not isinstance(e.get("bytes"), int) or not isinstance(e.get("sha256"), str):
+            problems.append(f"manifest.json: `extra_files` entry {name} has no bytes/sha256")
+        else:
+            files[name] = e
+    return files, problems
+
+
+def _parquet_sizes(folder: str, extra: frozenset = frozenset()) -> dict[str, int | None]:
+    """{relative path ('x.parquet', 'rejects/y.parquet'): size} of the output's Parquet files, and of the
+    top-level files named in `extra`."""
     base = (folder if storage.is_remote(folder) else storage.local_path(folder)).rstrip("/").rstrip(os.sep)
     out = {}
     for i in storage.walk_files(folder):
@@ -60,6 +86,8 @@ def _parquet_sizes(folder: str) -> dict[str, int | None]:
         if parts[-1].startswith("."):
             continue                      # hidden: not an output file (as a shell glob sees it)
         if rel.endswith(".parquet") and (len(parts) == 1 or len(parts) == 2 and parts[0] == "rejects"):
+            out[rel] = i.size
+        elif rel in extra:
             out[rel] = i.size
     return out
 
@@ -82,11 +110,11 @@ def mismatch(folder: str, problems: list[str]) -> ManifestMismatch:
 
 
 def manifest_problems(folder: str, manifest: dict, checksums: bool | str = True) -> list[str]:
-    """Every way the Parquet files in `folder` differ from `manifest` (empty when they match).
+    """Every way the Parquet files and listed extra files in `folder` differ from `manifest` (empty: they match).
 
     `checksums`: True: sha256 of local files (a remote output: sizes only); "remote": sha256 everywhere."""
-    files, problems = listed_files(manifest)
-    present = _parquet_sizes(folder)
+    files, problems = committed_files(manifest)
+    present = _parquet_sizes(folder, frozenset(k for k in files if "/" not in k and not k.endswith(".parquet")))
     problems += size_problems(files, present)
     hash_it = checksums == "remote" or (checksums is True and not storage.is_remote(folder))
     to_hash = [(rel, storage.join(folder, rel), e["sha256"]) for rel, e in sorted(files.items())

@@ -13,9 +13,10 @@
 
 Remote outputs (object stores: no atomic rename, no O_EXCL) follow another protocol, `finish_remote`: the run
 deletes `<out>/_SUCCESS` before writing anything (the old output is no longer committed), writes its files in
-place under deterministic names, then manifest.json, checks every listed file is there with its size (one
-listing), deletes every other file under `<out>/` (leftovers of a killed or older run), and writes `_SUCCESS`
-last. Readers trust only an output with `_SUCCESS`. The lock there is best effort (see `_acquire_remote`).
+place under deterministic names, then manifest.json, checks every listed file (shards, rejects, `extra_files`
+such as datasheet.md) is there with its size (one listing), deletes every other file under `<out>/` (leftovers
+of a killed or older run), and writes `_SUCCESS` last. Readers trust only an output with `_SUCCESS`. The lock
+there is best effort (see `_acquire_remote`).
 """
 from __future__ import annotations
 
@@ -318,11 +319,12 @@ def start_remote(out: str):
 
 
 def verify_remote(out: str, manifest: dict) -> list[str]:
-    """Every file the manifest lists is under `out` with its size (one listing; the sha256 came from the
-    writers). Returns the other files under `out`: leftovers to delete before `_SUCCESS`."""
-    from engine.manifest_check import listed_files, mismatch, size_problems
+    """Every file the manifest lists (shards, rejects, `extra_files` such as datasheet.md) is under `out`
+    with its size (one listing; the sha256 came from the writers). Returns the other files under `out`:
+    leftovers to delete before `_SUCCESS`."""
+    from engine.manifest_check import committed_files, mismatch, size_problems
 
-    files, problems = listed_files(manifest)
+    files, problems = committed_files(manifest)   # shards, rejects and extra files (datasheet.md) are kept
     base = out.rstrip("/") + "/"
     sizes = {i.path[len(base):]: i.size for i in storage.walk_files(out)}
     problems += size_problems(files, sizes)

@@ -1,8 +1,6 @@
-"""Stage checkpoints: each stage's Parquet under the work dir, keyed by a hash of what it depends on.
-
-The key covers the relevant part of the spec, the code that computes the stage and the input files'
-names, sizes and mtimes (as resolved once per run, engine.spec.paths.resolve_source), so a rerun after a
-crash, or a mix whose weights changed, reuses what is still valid.
+"""Stage checkpoints: each stage's Parquet under the work dir, keyed by a hash of what it depends on
+(engine/stage_keys.py: the score stage per source, the dedup clusters), so a rerun after a crash, or a mix
+whose thresholds or weights changed, reuses what is still valid. Decisions are not stored.
 
 The work dir may be on an object store, where nothing renames atomically, and executors may share no disk
 with the driver; so a stage commits like an output: parts written in place by the tasks
@@ -17,61 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import json
 import os
 import shutil
 import socket
 import time
-from pathlib import Path
 
 from engine import storage
 from engine.plan.manifest import TAMIS_VERSION
-from engine.spec import MixSpec, SourceBase
+from engine.spec import MixSpec
+from engine.stage_keys import code_fingerprint  # noqa: F401 - re-exported: what a datasheet calls the code
 
-ANNOTATE_CODE = ("filters/**/*.py", "engine/readers/**/*.py", "engine/annotate.py", "engine/spark/annotate.py",
-                 "engine/extract.py", "engine/tokenize.py", "engine/spark/thresholds.py", "engine/schema.py",
-                 "engine/spark/ids.py")
-DEDUP_CODE = ("engine/spark/dedup*.py", "engine/spark/dedup/**/*.py", "engine/spark/components.py",
-              "engine/dedup/**/*.py")
 STALE_AGE = 7 * 86400          # an older tamis's build folder of another host: presumed abandoned after this long
 MANIFEST, SUCCESS = "manifest.json", "_SUCCESS"
-FORMAT = 1                     # of a stage's manifest: another one is never reused
-
-
-# ---------------------------------------------------------------- keys
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def code_fingerprint(patterns=ANNOTATE_CODE) -> str:
-    """A hash of the code that computes a stage's result, so a changed filter or reader never reuses stale ones."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for p in sorted({f for pattern in patterns for f in root.glob(pattern)}):
-        h.update(p.name.encode() + p.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def mix_only_fields() -> set[str]:
-    """Source fields that only steer the mix (declared `json_schema_extra={"mix_only": True}` in the spec
-    models): changing them must not recompute annotate or dedup."""
-    return {name for name, f in SourceBase.model_fields.items() if (f.json_schema_extra or {}).get("mix_only")}
-
-
-def stage_keys(spec: MixSpec, inputs: dict) -> dict[str, str]:
-    """What each stage's result depends on; a change elsewhere in the spec reuses it.
-
-    `inputs`: {source name: ResolvedSource}, the run's one listing of the input files."""
-    mix_only = mix_only_fields()
-    sources = [{**s.model_dump(exclude=mix_only, mode="json"),
-                "inputs": [[f.path, f.size, f.mtime] for f in inputs[s.name].files]} for s in spec.sources]
-    annotate = _digest({"v": TAMIS_VERSION, "code": code_fingerprint(), "tokenizer": spec.tokenizer, "sources": sources})
-    dedup = _digest({"annotate": annotate, "code": code_fingerprint(DEDUP_CODE),
-                     "dedup": spec.dedup.model_dump(mode="json") if spec.dedup else None})
-    return {"annotate": annotate, "dedup": dedup}
+FORMAT = 2                     # of a stage's manifest: another one is never reused
 
 
 def work_dir(spec: MixSpec) -> str:
@@ -102,7 +59,7 @@ def _summary(errors: dict) -> str:
 # ---------------------------------------------------------------- committed manifest
 
 
-def _listing(path: str) -> dict[str, int | None]:
+def listing(path: str) -> dict[str, int | None]:
     """{name relative to the stage folder: size} of every file under it: one listing."""
     if storage.is_remote(path):
         base = path.rstrip("/") + "/"
@@ -111,12 +68,12 @@ def _listing(path: str) -> dict[str, int | None]:
     return {os.path.relpath(i.path, base): i.size for i in storage.walk_files(path)}
 
 
-def committed(path: str, listing: dict | None = None) -> dict | None:
+def committed(path: str, found: dict | None = None) -> dict | None:
     """The stage's manifest when it is committed (`_SUCCESS`, a readable manifest of this format) and every
     file it lists is there with its size; else None. sha256s are not read back: a file is written whole or
     not at all, so its size tells a killed write from a complete one."""
-    listing = _listing(path) if listing is None else listing
-    if SUCCESS not in listing or MANIFEST not in listing:
+    found = listing(path) if found is None else found
+    if SUCCESS not in found or MANIFEST not in found:
         return None
     try:
         manifest = json.loads(storage.read_bytes(storage.join(path, MANIFEST)))
@@ -124,7 +81,7 @@ def committed(path: str, listing: dict | None = None) -> dict | None:
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return None
-    if any(listing.get(f["file"]) != f["bytes"] for f in manifest["files"]):
+    if any(found.get(f["file"]) != f["bytes"] for f in manifest["files"]):
         return None
     return manifest
 
@@ -168,13 +125,27 @@ def _clean_stale_builds(path: str):
 
 def _delete_leftovers(path: str, keep: set[str]):
     """Delete every file under the stage folder but `keep`: parts of killed runs, older versions' files."""
-    for rel in _listing(path):
+    for rel in listing(path):
         if rel not in keep:
             storage.delete_file(storage.join(path, rel))
     if not storage.is_remote(path):          # folders left empty (an older Spark writer's `_temporary`)
         for name in storage.listdir(path):
             if os.path.isdir(os.path.join(storage.local_path(path), name)):
                 storage.delete_tree(storage.join(path, name))
+
+
+def begin(path: str):
+    """Before writing into a stage folder: from here it holds no committed stage until `commit_manifest`."""
+    _clean_stale_builds(path)
+    storage.delete_file(storage.join(path, SUCCESS))
+
+
+def commit_manifest(path: str, manifest: dict):
+    """Commit the stage at `path`: `manifest.json` (listing every file to keep, with its size), every
+    other file deleted (parts of killed runs, older versions' files), then `_SUCCESS`."""
+    storage.write_bytes(storage.join(path, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
+    _delete_leftovers(path, {f["file"] for f in manifest["files"]} | {MANIFEST})
+    storage.write_bytes(storage.join(path, SUCCESS), b"")
 
 
 def _commit(spark, path: str, df, reused: dict, name: str, options):
@@ -185,11 +156,9 @@ def _commit(spark, path: str, df, reused: dict, name: str, options):
     out = read_stage(spark, path, files, schema, options)
     if errors:                                  # written, never reused
         note(reused, name, reusable=False, transient_read_errors=errors)
-    manifest = {"format": FORMAT, "tamis": TAMIS_VERSION, "stage": storage.basename(path), "files": files,
-                "rows": sum(f["rows"] for f in files), "schema": schema, "transient_read_errors": errors or None}
-    storage.write_bytes(storage.join(path, MANIFEST), json.dumps(manifest, indent=1, sort_keys=True).encode())
-    _delete_leftovers(path, {f["file"] for f in files} | {MANIFEST})
-    storage.write_bytes(storage.join(path, SUCCESS), b"")
+    commit_manifest(path, {"format": FORMAT, "tamis": TAMIS_VERSION, "stage": storage.basename(path),
+                           "files": files, "rows": sum(f["rows"] for f in files), "schema": schema,
+                           "transient_read_errors": errors or None})
     return out
 
 
@@ -206,8 +175,7 @@ def stage(spark, path: str, build, reused: dict, name: str):
         reused[name] = True
         return read_stage(spark, path, manifest["files"], manifest["schema"], options)
     reused[name] = False
-    _clean_stale_builds(path)
-    storage.delete_file(storage.join(path, SUCCESS))
+    begin(path)
     try:
         return _commit(spark, path, build(), reused, name, options)
     except BaseException:

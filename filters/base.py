@@ -48,6 +48,26 @@ class Filter(BaseModel):
     # True for filters that split text into words: `score(docs, words)` takes the batch's shared
     # `filters.text.words.Words`, so the chain splits each batch once for all of them.
     uses_words: ClassVar[bool] = False
+    # Parameters only `decide` reads (thresholds, keep lists, rule switches whose signal is always computed):
+    # editing them re-decides from stored signals. Every other parameter is score-side and keys the stored
+    # signals (`score_params`). `mode` is always decide-side and never listed. When unsure, leave a parameter
+    # out: a needless recompute is safe, reusing signals computed under other settings is not.
+    decide_params: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs):
+        super().__pydantic_init_subclass__(**kwargs)
+        # a misspelt name would leave the meant parameter score-side unnoticed: refuse it at class definition
+        bad = [n for n in cls.decide_params if n not in cls.model_fields or n in ("kind", "mode")]
+        if bad:
+            raise TypeError(f"{cls.__name__}.decide_params: {bad} are not decide-side parameters of the filter")
+
+    def score_params(self) -> dict:
+        """What the signals depend on: the parameters without `mode` and `decide_params`, plus the filter's
+        `kind` and code `version`. Equal `score_params` on equal input give equal signals."""
+        out = self.model_dump(mode="json", exclude={"mode", *self.decide_params})
+        out.update(kind=self.kind, version=self.version)
+        return out
 
     def signal_fields(self) -> list[pa.Field]:
         return [pa.field(n, t) for n, t in self.signal_types.items()]
@@ -81,24 +101,38 @@ def first_reason(n: int, rules: list[tuple[pa.Array, str]]) -> pa.Array:
 
 
 class GlobalThreshold:
-    """Mixin of a filter whose threshold is a quantile of its signal over the whole source (e.g.
-    quality_classifier's `top_percent`). The chain scores it in tag mode; engine/spark/thresholds.py then
-    computes the quantile on Spark and decides with `with_threshold(value)`, replayable from stored columns."""
+    """Mixin of a filter whose threshold depends on the whole source: a quantile of its signal (e.g.
+    quality_classifier's `top_percent`) or a statistic per group of documents (e.g. the language filter's
+    `min_score: auto`, one threshold per language). The chain scores it in tag mode; engine/spark/thresholds.py
+    then computes the value on Spark and decides with `with_threshold(value)`, replayable from stored columns.
+    The parameters that ask for it (e.g. `top_percent`) and the threshold it sets are decide-side: list both
+    in the filter's `decide_params`."""
 
     @property
     def global_quantile(self) -> tuple[str, float] | None:
         """(signal column, quantile q) whose value over the source becomes the threshold; None when the
         threshold is already known (nothing to compute)."""
+        return None
+
+    @property
+    def global_per_group(self) -> tuple[str, str] | None:
+        """(signal column, group column): the threshold of each group (each value of the group column in the
+        source) is `group_threshold(median, std)` of the signal over the group's documents; `with_threshold`
+        then gets {group value: threshold}. None when nothing is to compute."""
+        return None
+
+    def group_threshold(self, median: float, std: float) -> float:
         raise NotImplementedError
 
-    def with_threshold(self, value: float) -> "Filter":
-        """A copy deciding with the computed threshold."""
+    def with_threshold(self, value) -> "Filter":
+        """A copy deciding with the computed threshold (a float, or {group value: float})."""
         raise NotImplementedError
 
 
 def deferred(filters: list[Filter]) -> list[Filter]:
     """The filters whose threshold still needs the whole source."""
-    return [f for f in filters if isinstance(f, GlobalThreshold) and f.global_quantile is not None]
+    return [f for f in filters if isinstance(f, GlobalThreshold)
+            and (f.global_quantile is not None or f.global_per_group is not None)]
 
 
 # ---- rules switched off by None: `None` is the only off switch; 0 is a threshold like any other

@@ -62,6 +62,9 @@ class C4Quality(Filter):
     reasons: ClassVar[tuple[str, ...]] = ("c4_quality:lorem_ipsum", "c4_quality:curly_bracket",
                                           "c4_quality:too_few_sentences")
 
+    # lorem ipsum, `{` and sentences are counted whatever these say; the line rules (punctuation, words per
+    # line, javascript, policy, citations) decide which lines are counted, so they are score-side
+    decide_params: ClassVar[tuple[str, ...]] = ("min_num_sentences", "filter_lorem_ipsum", "filter_curly_bracket")
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "c4_n_lines": pa.int64(), "c4_n_kept_lines": pa.int64(), "c4_n_sentences": pa.int64(),
         "c4_javascript_lines": pa.int64(), "c4_policy_lines": pa.int64(), "c4_lorem_ipsum": pa.bool_(),

@@ -48,16 +48,32 @@ def apply_chain(filters: list[Filter], docs: pa.Table, schema: pa.Schema | None 
             table = table.set_column(i, name, arr) if i >= 0 else table.append_column(name, arr)
         if f.mode == "drop":
             reason_cols.append(pc.if_else(read_ok, f.decide(table), pa.scalar(None, pa.string())))
-    # reasons: list of every failing reason, in spec order; reason: read failure first, else the first one
-    if reason_cols:
-        per_row = pa.Table.from_arrays(reason_cols, names=[str(i) for i in range(len(reason_cols))]).to_pylist()
-        reasons = pa.array([[r for r in row.values() if r is not None] or None for row in per_row], pa.list_(pa.string()))
-        first = pc.list_element(pc.fill_null(reasons, pa.scalar([None], pa.list_(pa.string()))), 0)
-    else:
-        reasons = pa.nulls(n, pa.list_(pa.string()))
-        first = pa.nulls(n, pa.string())
+    reasons, first = combine_reasons(reason_cols, n)
     old = table.column("reason") if "reason" in table.column_names else pa.nulls(n, pa.string())
     table = table.set_column(table.schema.get_field_index("reason"), "reason", pc.coalesce(old, first)) \
         if "reason" in table.column_names else table.append_column("reason", first)
     table = table.append_column("reasons", reasons)
     return table.select(schema.names).cast(schema)
+
+
+def combine_reasons(reason_cols: list, n: int) -> tuple[pa.Array, pa.Array]:
+    """(reasons: the list of every failing reason in spec order, null when none; reason: the first one)."""
+    if not reason_cols:
+        return pa.nulls(n, pa.list_(pa.string())), pa.nulls(n, pa.string())
+    per_row = pa.Table.from_arrays(reason_cols, names=[str(i) for i in range(len(reason_cols))]).to_pylist()
+    reasons = pa.array([[r for r in row.values() if r is not None] or None for row in per_row], pa.list_(pa.string()))
+    first = pc.list_element(pc.fill_null(reasons, pa.scalar([None], pa.list_(pa.string()))), 0)
+    return reasons, first
+
+
+def decide_chain(filters: list[Filter], table: pa.Table) -> pa.Table:
+    """The decisions `apply_chain` would have taken, replayed from the stored signals of `table` (scored in
+    tag mode): rows without a `reason` yet (readable, no filter error) get `reason` and `reasons`; the others
+    keep theirs. Only the filters in drop mode decide."""
+    n = table.num_rows
+    ok = pc.is_null(table.column("reason"))
+    cols = [pc.if_else(ok, f.decide(table), pa.scalar(None, pa.string())) for f in filters if f.mode == "drop"]
+    reasons, first = combine_reasons(cols, n)
+    table = table.set_column(table.schema.get_field_index("reason"), "reason", pc.coalesce(table.column("reason"), first))
+    i = table.schema.get_field_index("reasons")
+    return table.set_column(i, "reasons", pc.if_else(ok, reasons.cast(table.schema.field(i).type), table.column(i)))

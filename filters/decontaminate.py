@@ -1,7 +1,8 @@
 """Benchmark decontamination by word n-gram overlap (GPT-3 / Llama style 13-grams).
 
 The benchmark files named in the spec (`benchmarks: [glob, ...]`: JSONL, JSON array, CSV or Parquet, `.gz` or
-`.zst` compressed JSONL/CSV too) are read once per process into an index of n-gram hashes. Every string field
+`.zst` compressed JSONL/CSV too; local globs or URIs such as `s3://bucket/bench/*.jsonl`, read through
+engine.storage) are read once per process into an index of n-gram hashes. Every string field
 of a record, or each string of a list-of-strings field, is one *item* (`fields:` restricts which fields);
 n-grams never cross items.
 
@@ -29,9 +30,9 @@ Reason: `decontaminated:<benchmark>` when `decontam_ngrams >= min_matches`. `mod
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
-import glob
 import gzip
 import io
 import json
@@ -46,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine import storage
 from filters.base import Filter, param, texts
 
 _WORD = re.compile(r"\w+")
@@ -97,14 +99,20 @@ def benchmark_name(path: str | Path) -> str:
     return stem
 
 
-def _open_text(path: str) -> io.TextIOBase:
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    if path.endswith(".zst"):
-        import zstandard
+@contextlib.contextmanager
+def _open_text(path: str) -> Iterator[io.TextIOBase]:
+    """The file as text, read through engine.storage (a local path or a URI); newlines as `open` reads them."""
+    with storage.open_input_stream(path) as raw:
+        if path.endswith(".gz"):
+            text = io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")
+        elif path.endswith(".zst"):
+            import zstandard
 
-        return io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), encoding="utf-8")
-    return open(path, encoding="utf-8", newline="")
+            text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw), encoding="utf-8")
+        else:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        with text:
+            yield text
 
 
 def read_records(path: str) -> Iterator[dict]:
@@ -113,7 +121,8 @@ def read_records(path: str) -> Iterator[dict]:
     if base.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        yield from pq.read_table(path).to_pylist()
+        with storage.open_input_file(path) as f:
+            yield from pq.read_table(f).to_pylist()
     elif base.endswith((".csv", ".tsv")):
         with _open_text(path) as f:
             yield from csv.DictReader(f, delimiter="\t" if base.endswith(".tsv") else ",")
@@ -153,12 +162,14 @@ def record_id(rec: dict, row: int, id_field: str | None) -> str:
 
 
 def expand_benchmarks(patterns: tuple[str, ...]) -> list[str]:
+    """The benchmark files the patterns name (local globs, or URIs listed on their store), in order."""
     files: list[str] = []
     for pat in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pat), recursive=True))
+        pat = pat if storage.is_uri(pat) else os.path.expanduser(pat)
+        hits = storage.glob(pat)
         if not hits:
             raise FileNotFoundError(f"decontaminate: no benchmark file matches {pat!r}")
-        files += [h for h in hits if os.path.isfile(h) and h not in files]
+        files += [h for h in hits if storage.isfile(h) and h not in files]
     return files
 
 
@@ -310,6 +321,7 @@ class Decontaminate(Filter):
     # bare `decontaminated`: a count without a stored match (signals written by hand or by another version)
     reasons: ClassVar[tuple[str, ...]] = ("decontaminated:<benchmark>", "decontaminated")
 
+    decide_params: ClassVar[tuple[str, ...]] = ("min_matches",)
     signal_types: ClassVar[dict[str, pa.DataType]] = {"decontam_match": pa.string(), "decontam_ngrams": pa.int64()}
 
     def index(self) -> NgramIndex:

@@ -43,6 +43,8 @@ class FineWebQuality(Filter):
     reasons: ClassVar[tuple[str, ...]] = tuple("fineweb_quality:" + r for r in (
         "empty", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"))
 
+    decide_params: ClassVar[tuple[str, ...]] = ("line_punct_thr", "line_punct_exclude_zero", "short_line_thr",
+                                                "char_duplicates_ratio", "new_line_ratio")
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "fineweb_n_lines": pa.int64(), "fineweb_line_punct_ratio": pa.float64(),

@@ -73,6 +73,10 @@ class GopherQuality(Filter):
         "too_many_ellipsis", "too_many_bullets", "too_many_end_ellipsis", "below_alpha_threshold",
         "few_stop_words"))
 
+    # stop word lists and `language` change the signals; every threshold is decide-side
+    decide_params: ClassVar[tuple[str, ...]] = (
+        "min_doc_words", "max_doc_words", "min_avg_word_length", "max_avg_word_length", "max_symbol_word_ratio",
+        "max_bullet_lines_ratio", "max_ellipsis_lines_ratio", "min_alpha_words_ratio", "min_stop_words")
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "gopher_n_words": pa.int64(), "gopher_mean_word_len": pa.float64(), "gopher_hash_ratio": pa.float64(),
@@ -265,6 +269,9 @@ class GopherRepetition(Filter):
         "empty", "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac",
         *(f"top_{n}_gram" for n in _TOP_NS), *(f"duplicated_{n}_n_grams" for n in _DUP_NS)))
 
+    # every n in 2..10 is scored whatever `top_n_grams` / `dup_n_grams` list: they are thresholds
+    decide_params: ClassVar[tuple[str, ...]] = ("dup_line_frac", "dup_para_frac", "dup_line_char_frac",
+                                                "dup_para_char_frac", "top_n_grams", "dup_n_grams")
     uses_words: ClassVar[bool] = True
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "gopher_n_chars": pa.int64(),

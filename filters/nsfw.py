@@ -6,7 +6,8 @@
    (found with tldextract's bundled public-suffix snapshot, no network), or its host + path is listed.
    Lists are stored as sorted 64-bit hashes (36 MB), loaded once per process: a few seconds the first
    time, then milliseconds from a cache file (`$TAMIS_CACHE_DIR`, else `~/.cache/tamis`).
-   `domain_lists: {category: file}` and `extra_domains` add lists of your own (category `custom`).
+   `domain_lists: {category: file}` and `extra_domains` add lists of your own (category `custom`); list files
+   (here and in `wordlists`) may be URIs, read through engine.storage.
 2. Banned URL words, as datatrove's URLFilter (FineWeb, RefinedWeb): a word of `banned_words.txt` among the
    URL's alphanumeric tokens (`banned_word`), `soft_word_threshold` words of `soft_banned_words.txt`
    (`soft_banned_words`), or a string of `banned_subwords.txt` inside the URL stripped to [a-z0-9]
@@ -27,6 +28,7 @@ Reasons: `nsfw_url` (a blocklisted domain or URL), `nsfw_url_words` (banned word
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import tarfile
@@ -39,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from engine import storage
 from engine.settings import settings
 from filters.base import Filter, first_reason, param, texts
 
@@ -119,12 +122,12 @@ def ut1_adult_hashes() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.cache
 def domain_list_hashes(path: str) -> np.ndarray:
-    opener = open
+    """A domain list file (a local path or a URI, read through engine.storage; `.gz` ok), hashed."""
+    data = storage.read_bytes(path)
     if path.endswith(".gz"):
         import gzip
-        opener = gzip.open
-    with opener(path, "rb") as f:
-        return _hash_lines(f.read())
+        data = gzip.decompress(data)
+    return _hash_lines(data)
 
 
 @functools.cache
@@ -177,11 +180,16 @@ def _url_key(url: str) -> tuple[str, str | None]:
     return host, (host + path) if path else None
 
 
+def _expand(path: str) -> str:
+    return path if storage.is_uri(path) else os.path.expanduser(path)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Word lists
 
 def _read_terms(path: str | Path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
+    """The terms of a list file (a local path or a URI): one per line, `#` = comment."""
+    with io.TextIOWrapper(storage.open_input_stream(str(path)), encoding="utf-8") as f:
         return [t.strip().lower() for t in f if t.strip() and not t.startswith("#")]
 
 
@@ -276,6 +284,8 @@ class Nsfw(Filter):
     literature: ClassVar[str] = "UT1 blocklist; datatrove URLFilter (FineWeb, RefinedWeb); LDNOOBW-style lists"
     reasons: ClassVar[tuple[str, ...]] = ("nsfw_url", "nsfw_url_words", "nsfw_words")
 
+    # the URL lists, `url_words` and `soft_word_threshold` decide which category is stored: score-side
+    decide_params: ClassVar[tuple[str, ...]] = ("max_word_ratio",)
     signal_types: ClassVar[dict[str, pa.DataType]] = {"nsfw_url_category": pa.string(), "nsfw_word_ratio": pa.float64()}
 
     # --- URL
@@ -285,7 +295,7 @@ class Nsfw(Filter):
             d, u = ut1_adult_hashes()
             lists.append(("adult", d, u))
         for cat, path in self.domain_lists.items():
-            lists.append((cat, domain_list_hashes(os.path.expanduser(path)), None))
+            lists.append((cat, domain_list_hashes(_expand(path)), None))
         if self.extra_domains:
             extra = _sorted_unique(np.array([_h(d.strip().lower().removeprefix("www.")) for d in self.extra_domains],
                                             dtype=np.uint64))
@@ -339,7 +349,7 @@ class Nsfw(Filter):
             wl = lists.get(lang)
             if wl is None:
                 path = self.wordlists.get(lang) if lang else None
-                wl = lists[lang] = load_wordlist(os.path.expanduser(path), lang) if path else en
+                wl = lists[lang] = load_wordlist(_expand(path), lang) if path else en
             out.append(wl.ratio(text) if text else 0.0)
         return out
 

@@ -1,5 +1,6 @@
 """Model-based quality filter: any fastText classifier (DCLM's, FineWeb-Edu-style, or one trained with
-`train_quality` / `tamis train-quality`).
+`train_quality` / `tamis train-quality`). `model` is a local path or a URI (`s3://...`: a local copy is
+fetched into the cache folder, see engine.storage.local_copy).
 
 Signal: the probability of the positive `label` (`__label__hq` by default), in the column named by `signal`
 (`quality_score` by default; names must start with `quality_` so two classifiers can sit in one chain).
@@ -73,6 +74,8 @@ class QualityClassifier(Filter, GlobalThreshold):
     literature: ClassVar[str] = "DCLM (Li et al. 2024) fastText classifier"
     reasons: ClassVar[tuple[str, ...]] = ("<signal>:low_score",)
 
+    # `signal` names the stored column: score-side
+    decide_params: ClassVar[tuple[str, ...]] = ("min_score", "top_percent")
     signal_types: ClassVar[dict[str, pa.DataType]] = {"quality_score": pa.float64()}
 
     @field_validator("label")

@@ -40,7 +40,8 @@ class FilterInfo:
 # The order is the order of the spec's discriminated union (and of its "expected tags" message).
 REGISTRY: dict[str, FilterInfo] = {
     "length": FilterInfo(Length, ("length_",)),
-    "language": FilterInfo(Language, ("lang_score",), path_params=("model",), family="language"),
+    "language": FilterInfo(Language, ("lang_score", "lang_wordlist_score", "lang_doubt_score"),
+                           path_params=("model", "wordlists"), family="language"),
     "nsfw": FilterInfo(Nsfw, ("nsfw_",), path_params=("wordlists", "domain_lists"), family="nsfw"),
     "decontaminate": FilterInfo(Decontaminate, ("decontam_",), path_params=("benchmarks",)),
     "quality_classifier": FilterInfo(QualityClassifier, ("quality_",), path_params=("model",), family="quality"),

@@ -210,7 +210,7 @@ def test_spark_submit_with_packaged_zip(cluster, data, reference, tmp_path):
     r = run_cli(cmd + ["--overwrite"], env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((base / "c2" / "manifest.json").read_text())
-    assert m["stages"]["annotate"]["reused"] is True
+    assert m["stages"]["score"]["reused"] is True
     assert shard_hashes(base / "c2") == reference["hashes"]
 
 
@@ -277,7 +277,7 @@ def test_other_local_user_cannot_run_code_on_the_cluster(cluster):
 
 
 def test_worker_killed_mid_job_still_completes_identically(cluster, data, reference):
-    """SIGKILL one worker with its executor while the annotate stage runs: tasks are retried on the other."""
+    """SIGKILL one worker with its executor while the score stage runs: tasks are retried on the other."""
     base = data["base"]
     work = base / "c3.work"
     spec = write_spec(base, data["gen"], str(base / "c3"), str(work), "c3.yaml")
@@ -293,7 +293,7 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
     try:
         deadline = time.time() + 600
         while time.time() < deadline and p.poll() is None:
-            done = list(work.glob("annotate-*/part-*.parquet"))   # stage parts written so far
+            done = list(work.glob("score-*/part-*.parquet"))   # stage parts written so far
             if len(done) >= 3:
                 # driver, master, workers and executors all run now: none shows the secret to `ps`
                 assert not [c for c in cmdlines() if secret in c], "the cluster secret is on a command line"
@@ -302,7 +302,7 @@ def test_worker_killed_mid_job_still_completes_identically(cluster, data, refere
                 break
             time.sleep(0.1)
         assert killed_at is not None, "the job ended before a worker could be killed mid-way"
-        assert not list(work.glob("annotate-*/_SUCCESS")), "the stage was already complete at the kill"
+        assert not list(work.glob("score-*/_SUCCESS")), "the stage was already complete at the kill"
         out, err = p.communicate(timeout=900)
     finally:
         if p.poll() is None:

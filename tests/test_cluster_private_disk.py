@@ -3,8 +3,9 @@ each worker in its own mount namespace, a fresh tmpfs over /tmp and over every f
 
 - isolation: what the driver writes in its /tmp and in the test's folder is invisible to executors, each worker
   has its own /tmp, and executors run the code the driver ships (not this checkout's, hidden from them);
-- mixes/web-code-qa.yaml with every input and the output on S3 runs there (`tamis run --master spark://...`)
-  and gives the same shard and rejects bytes as an embedded local-mode run of the same spec.
+- mixes/web-code-qa.yaml with every input, its decontaminate filter's benchmark files and the output on S3 runs
+  there (`tamis run --master spark://...`) and gives the same shard and rejects bytes as an embedded
+  local-mode run of the same spec, and as the original spec on local disk.
 
 Executors get the S3 credentials from their worker's environment (set explicitly when the workers start, as a
 node's environment or a K8s secret would), never from the spec or Spark's conf.
@@ -88,6 +89,19 @@ def _local_inputs(spec: dict) -> list[str]:
     return [os.path.normpath(os.path.join(MIX.parent, p)) for s in spec["sources"] for p in s["paths"]]
 
 
+def _rewrite_benchmarks(spec: dict, to_path) -> list[str]:
+    """Every decontaminate filter's `benchmarks` replaced by `to_path(absolute local file)`; the local files."""
+    files = []
+    for s in spec["sources"]:
+        for f in s.get("filters") or []:
+            if f["kind"] == "decontaminate":
+                local = [os.path.normpath(os.path.join(MIX.parent, b)) for b in f["benchmarks"]]
+                assert not any(glob.has_magic(b) for b in local), local   # files: each gets its own key
+                f["benchmarks"] = [to_path(b) for b in local]
+                files += local
+    return files
+
+
 def s3_copy_of_mix(server, bucket: str, folder: Path) -> dict:
     """Upload web-code-qa's inputs under s3://bucket/in/ (their layout relative to the common folder of all of
     them, so relative keys and ids match the local run's); return `make(out) -> spec file` for that copy."""
@@ -102,6 +116,13 @@ def s3_copy_of_mix(server, bucket: str, folder: Path) -> dict:
             server.upload(h, f"{bucket}/in/{os.path.relpath(h, base)}")
     for s in spec["sources"]:
         s["paths"] = [to_uri[os.path.normpath(os.path.join(MIX.parent, p))] for p in s["paths"]]
+    # benchmark files under <bucket>/bench/<their folder>/: the folder is part of a benchmark's name (gsm8k_test)
+    bench = {}
+    benchmarks = _rewrite_benchmarks(spec, lambda b: bench.setdefault(
+        b, f"{bucket}/bench/{os.path.basename(os.path.dirname(b))}/{os.path.basename(b)}"))
+    assert benchmarks, "web-code-qa has a decontaminate filter: its benchmark files go to the bucket too"
+    for b in benchmarks:
+        server.upload(b, bench[b])
 
     def make(out: str, name: str) -> str:
         copy = json.loads(json.dumps(spec))
@@ -176,10 +197,12 @@ def test_web_code_qa_on_s3_on_private_cluster_matches_local_mode(private_cluster
 
 
 def test_s3_copy_matches_the_mix_on_local_disk(s3_mix, reference, tmp_path):
-    """The original spec (inputs on local disk, absolute paths) written locally: the same bytes as on S3."""
+    """The original spec (inputs and benchmark files on local disk, absolute paths) written locally: the same
+    bytes as on S3."""
     spec = yaml.safe_load(MIX.read_text())
     for s in spec["sources"]:
         s["paths"] = [os.path.normpath(os.path.join(MIX.parent, p)) for p in s["paths"]]
+    assert _rewrite_benchmarks(spec, lambda b: b)
     spec["output"].update(path=str(tmp_path / "out"), work_dir=str(tmp_path / "work"))
     f = tmp_path / "local.yaml"
     f.write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -158,6 +158,6 @@ def test_plan_with_a_full_work_dir_is_one_line(tmp_path):
     code, printed = _on_tiny_tmpfs(full, ["plan", _spec(tmp_path, tmp_path / "out", full / "work")], _env(tmp_path))
     line = _check_one_line(code, printed, "plan")
     assert line.startswith(f"error: plan failed: no space left on device: {full}/work/"), line   # the stage part being written
-    assert "(stage annotate: reading and filtering; " in line, line
+    assert "(stage score: reading and scoring; " in line, line
     # the log goes to the work dir, on the full disk: written if the failed stage's files freed room, else none
     assert line.endswith((f"full traceback in {full}/work/tamis-error.log)", "--verbose shows the traceback)")), line

@@ -135,7 +135,7 @@ def _instances(tmp_path) -> list:
     bench.write_text("".join(json.dumps({"id": i, "q": t[:400]}) + "\n" for i, t in enumerate(web[:3])))
     others = [info.cls() for kind, info in REGISTRY.items()
               if kind not in ("length", "language", "nsfw", "decontaminate", "quality_classifier")]
-    return [Length(max_words=300), Language(keep=["de"], drop_script_mismatch=True),
+    return [Length(max_words=300), Language(keep=["de"], drop_script_mismatch=True, drop_doubt=True),
             Nsfw(extra_domains=["bad.example"], ut1_adult=False), Decontaminate(benchmarks=[str(bench)]),
             QualityClassifier(model="unused.bin", min_score=0.5, signal="quality_edu"), *others]
 

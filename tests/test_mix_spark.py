@@ -173,7 +173,7 @@ def test_same_seed_identical_bytes_other_seed_other_sample_same_proportions(main
 
     m, out = main_run
     m2 = run(load_spec(main_spec(mixdata, name="again")))
-    assert m2["stages"]["annotate"]["reused"] is True
+    assert m2["stages"]["score"]["reused"] is True
     again = mixdata["dir"] / "out" / "again"
     assert shard_hashes(out) and shard_hashes(again) == shard_hashes(out)
     m3 = run(load_spec(main_spec(mixdata, name="seed2", seed=12)))
@@ -240,7 +240,7 @@ def test_plan_feasible_reuses_stages_and_prints_every_leaf(mixdata, main_run):
     f = main_spec(mixdata, name="planned")    # the main run's mix under another name: the same sample
     r = CliRunner().invoke(main, ["plan", f])
     assert r.exit_code == 0, r.output
-    assert "annotate reused" in r.output
+    assert "score reused" in r.output
     story, budget = r.output.split("the budget (cut: nearest)")
     rows = _table_rows(budget)
     assert {(row[0], row[1]) for row in rows} == {(s, g or "") for s, g in mixdata["available"]}

@@ -32,7 +32,7 @@ AVAILABLE = [
 @pytest.fixture
 def stub_spark(monkeypatch):
     """compute_plan without Spark: the plan from fixed availability, stages reported as reused."""
-    def fake(spec, master=None, say=lambda *_: None):
+    def fake(spec, master=None, say=lambda *_: None, inputs=None):
         try:
             return cli_plan.PlanResult(plan_mix(spec, AVAILABLE), None, {"annotate": True}, "/w", None)
         except InfeasibleMix as e:
@@ -182,7 +182,7 @@ def test_plan_explains_every_leaf_and_the_expected_total(tmp_path, monkeypatch):
     rows = [{"source": s, "group": g, "reason": r, "docs": n, "tokens": 100 * n if r is None else 0}
             for s, g, r, n in rows]
 
-    def fake(spec, master=None, say=lambda *_: None):
+    def fake(spec, master=None, say=lambda *_: None, inputs=None):
         plan = plan_mix(spec, AVAILABLE)
         for l, e in zip(plan.leaves, (6_380, 1_640, 2_010)):
             l.expected_tokens, l.expected_docs = e, e // 100
@@ -193,8 +193,8 @@ def test_plan_explains_every_leaf_and_the_expected_total(tmp_path, monkeypatch):
     f = write(tmp_path, spec_body(3))
     r = CliRunner().invoke(main, ["plan", f])
     assert r.exit_code == 0, r.output
-    assert max(len(line.rstrip()) for line in r.output.splitlines()) <= cli_plan.WIDTH
-    lines = r.output.splitlines()
+    assert max(len(line.rstrip()) for line in r.stdout.splitlines()) <= cli_plan.WIDTH
+    lines = r.stdout.splitlines()
     en = next(i for i, l in enumerate(lines) if l.split()[:2] == ["web", "en"])
     # read 1,171 = 900 kept + 264 dropped + 7 duplicates; the top 3 reasons, then the rest as "other"
     assert lines[en].split()[:6] == ["web", "en", "1,171", "264", "234", "gopher_repetition:duplicated_5_n_grams"]
@@ -203,7 +203,7 @@ def test_plan_explains_every_leaf_and_the_expected_total(tmp_path, monkeypatch):
     assert lines[en].split()[-3:] == ["7", "900", "90,000"]
     assert any(l.split()[:5] == ["web", "(all", "dropped)", "40", "40"] for l in lines)
     assert "expected realized 10,030 tokens: +30 (+0.3%) vs target (cut: nearest)" in r.output
-    p = json.loads(CliRunner().invoke(main, ["plan", f, "--json"]).output)
+    p = json.loads(CliRunner().invoke(main, ["plan", f, "--json"]).stdout)
     assert p["cut"] == "nearest" and p["expected_tokens"] == 10_030 and p["expected_overshoot"] == 30
     e = {(x["source"], x["group"]): x for x in p["explain"]}
     assert e[("web", "en")]["reasons"][-1] == ["other", 5] and e[("web", "en")]["duplicates"] == 7

@@ -31,7 +31,10 @@ def _seconds(m: re.Match) -> float:
 
 
 def _check_stage_lines(err_lines: list[str], stages: list[str]):
-    """Exactly one ✓ line per stage, in order; a `…` progress line only for a stage that ran ≥ 30 s."""
+    """First what the run will reuse and compute (one `stages:` line), then exactly one ✓ line per stage, in
+    order; a `…` progress line only for a stage that ran ≥ 30 s."""
+    assert err_lines and err_lines[0].startswith("stages: score "), err_lines
+    err_lines = err_lines[1:]
     done = [STAGE.match(l) for l in err_lines if l.startswith("✓")]
     assert all(done) and [m.group(1) for m in done] == stages, err_lines
     long_ones = {m.group(1) for m in done if _seconds(m) >= 30}
@@ -57,7 +60,7 @@ def test_run_in_a_log_prints_one_line_per_stage_and_an_80_column_summary(tmp_pat
     stdout, stderr = so.read_text(), se.read_text()
     for line in (stdout + stderr).splitlines():
         assert not JVM_NOISE.search(line), f"a JVM line reached the output: {line!r}"
-    _check_stage_lines([l for l in stderr.splitlines() if l.strip()], ["annotate", "mix", "write"])
+    _check_stage_lines([l for l in stderr.splitlines() if l.strip()], ["score", "decide", "mix", "write"])
     # stdout is the summary and nothing else: exactly what print_summary renders from the manifest at 80 columns
     manifest = json.loads((tmp_path / "quiet" / "manifest.json").read_text())
     buf = io.StringIO()
@@ -93,18 +96,18 @@ def test_ui_prints_a_url_that_answers_on_loopback_while_the_run_runs(tmp_path):
             p.wait()
     lines = [l for l in se.read_text().splitlines() if l.strip()]
     assert sum(l.startswith("Spark UI: ") for l in lines) == 1
-    _check_stage_lines([l for l in lines if not l.startswith("Spark UI: ")], ["annotate", "mix", "write"])
+    _check_stage_lines([l for l in lines if not l.startswith("Spark UI: ")], ["score", "decide", "mix", "write"])
 
 
 @pytest.mark.spark
 def test_plan_prints_each_stage_once(tmp_path):
-    """plan passes over the annotate stage twice when the mix dedups (the estimate needs it first): one tick."""
+    """plan with dedup: the estimate comes between scoring and dedup, each stage once."""
     f = write_spec(tmp_path, out="planned", work=str(tmp_path / "work"), extra_source="dedup: {exact: true}\n")
     r = subprocess.run([sys.executable, "-m", "engine.cli", "plan", f, "--master", "local[2]"], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert not any(JVM_NOISE.search(l) for l in (r.stdout + r.stderr).splitlines()), r.stderr
-    _check_stage_lines([l for l in r.stderr.splitlines() if l.strip()], ["annotate", "estimate", "dedup", "plan"])
+    _check_stage_lines([l for l in r.stderr.splitlines() if l.strip()], ["score", "estimate", "dedup", "decide", "plan"])
 
 
 # ------------------------------------------------------------------------------------ the display alone

@@ -25,12 +25,12 @@ def test_entries_match_their_classes():
 
 def test_audit_signals_come_from_the_registry():
     assert {"length_", "decontam_", "lang_score", "gopher_", "quality_"} <= set(SIGNAL_PREFIXES)
-    assert SIGNAL_FAMILIES == {"language": ("lang_score",), "quality": ("quality_", "gopher_", "c4_", "fineweb_"),
+    assert SIGNAL_FAMILIES == {"language": ("lang_score", "lang_wordlist_score", "lang_doubt_score"), "quality": ("quality_", "gopher_", "c4_", "fineweb_"),
                                "nsfw": ("nsfw_",), "code": ("code_",)}
 
 
 def test_path_params_and_global_threshold():
     assert path_params("nsfw") == ("wordlists", "domain_lists")
     assert path_params("length") == ()
-    assert [k for k, i in REGISTRY.items() if i.global_threshold] == ["quality_classifier"]
+    assert [k for k, i in REGISTRY.items() if i.global_threshold] == ["language", "quality_classifier"]
     assert issubclass(QualityClassifier, GlobalThreshold)

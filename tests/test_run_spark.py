@@ -90,9 +90,9 @@ def test_same_spec_twice_gives_byte_identical_shards(spark, tmp_path):
     run(load_spec(write_spec(tmp_path, out="b", work=str(tmp_path / "wb"))))
     a, b = shard_hashes(tmp_path / "a"), shard_hashes(tmp_path / "b")
     assert a and a == b
-    # a second run over the same work dir reuses the annotate stage and still gives the same bytes
+    # a second run over the same work dir reuses the score stage and still gives the same bytes
     m = run(load_spec(write_spec(tmp_path, out="a", work=str(tmp_path / "wa"))), overwrite=True)
-    assert m["stages"]["annotate"]["reused"] is True
+    assert m["stages"]["score"]["reused"] is True
     assert shard_hashes(tmp_path / "a") == b
 
 

@@ -1,9 +1,11 @@
-"""Stage keys (no JVM): mix-only fields come from the spec models; inputs are listed once per run."""
+"""Stage keys (no JVM): mix-only fields come from the spec models; inputs are listed once per run and key the
+score stage's parts, one per input path."""
 from __future__ import annotations
 
 from engine.spec import SourceBase, parse_spec
 from engine.spec.paths import resolve_source
-from engine.stages import mix_only_fields, stage_keys
+from engine.score_parts import source_parts
+from engine.stage_keys import mix_only_fields, score_key
 
 
 def test_every_source_field_is_declared_mix_only_or_part_of_the_stage_key():
@@ -22,17 +24,20 @@ sources:
 
 
 def _keys(spec):
-    return stage_keys(spec, {s.name: resolve_source(s) for s in spec.sources})
+    s = spec.sources[0]
+    return score_key(spec, s), [p.key for p in source_parts(resolve_source(s))]
 
 
-def test_mix_only_changes_reuse_stages_and_input_changes_do_not(tmp_path):
+def test_mix_only_and_decide_side_changes_reuse_stages_and_input_changes_add_parts(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.jsonl").write_text('{"text": "one two three"}\n')
     base = _keys(_spec(tmp_path))
     assert _keys(_spec(tmp_path, ", weight: 1.0, max_epochs: 2, group_by: lang, temperature: 0.5")) == base
-    assert _keys(_spec(tmp_path, ", text_field: body"))["annotate"] != base["annotate"]
+    assert _keys(_spec(tmp_path).model_copy(update={"seed": 2})) == base
+    assert _keys(_spec(tmp_path, ", text_field: body"))[0] != base[0]
     (tmp_path / "in" / "b.jsonl").write_text('{"text": "four five"}\n')
-    assert _keys(_spec(tmp_path))["annotate"] != base["annotate"]
+    key, parts = _keys(_spec(tmp_path))
+    assert key == base[0] and parts[0] == base[1][0] and len(parts) == 2   # the new file is a part of its own
 
 
 def test_resolved_source_lists_files_and_folder_contents(tmp_path):

@@ -195,8 +195,9 @@ def test_sample_files_is_a_stable_subset():
 @pytest.mark.spark
 def test_an_input_the_executor_cannot_open_fails_naming_file_and_host(spark, s3_server, tmp_path):
     from engine.cli.errors import failure_line, unreadable_input
-    from engine.spark.annotate import annotate_source
+    from engine.spark.score import score_sources
     from engine.spec import parse_spec
+    from engine.stages import StageLog
     from engine.spec.paths import resolve_source
 
     b = s3_server.bucket(f"gone-{uuid.uuid4().hex[:8]}")
@@ -208,7 +209,7 @@ def test_an_input_the_executor_cannot_open_fails_naming_file_and_host(spark, s3_
     gone = resolved.paths[0]
     s3_server.filesystem().delete_file(gone.split("://", 1)[1])   # listed by the driver, then deleted
     with pytest.raises(Exception) as e:
-        annotate_source(spark, spec, resolved).collect()
+        score_sources(spark, spec, {resolved.source.name: resolved}, str(tmp_path / "work"), StageLog())
     line = unreadable_input(e.value)
     assert line == f"cannot read input {gone} on host {socket.gethostname()}: no such file or folder", line
     assert failure_line(e.value).startswith(line)

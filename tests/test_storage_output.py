@@ -81,11 +81,11 @@ def test_s3_output_is_byte_identical_and_committed(runs, s3_server):
     assert len([k for k in want if "/" not in k]) >= 2 and any(k.startswith("rejects/") for k in want)
     m = json.loads(fs.open_input_stream(out.split("://", 1)[1] + "/manifest.json").read())
     listed = {e["file"] for e in m["shards"]} | {f"rejects/{e['file']}" for e in m["rejects"]}
-    assert _names(fs, out) == listed | {"manifest.json", "_SUCCESS"}
+    assert _names(fs, out) == listed | {"manifest.json", "datasheet.md", "_SUCCESS"}
     assert {k: _sha(fs, f"{out}/{k}") for k in sorted(listed)} == want
     local_m = json.loads((local / "manifest.json").read_text())
     assert m["shards"] == local_m["shards"] and m["rejects"] == local_m["rejects"]
-    assert _names(fs, out.rsplit("/", 1)[0]) == {f"out/{n}" for n in listed | {"manifest.json", "_SUCCESS"}}, \
+    assert _names(fs, out.rsplit("/", 1)[0]) == {f"out/{n}" for n in listed | {"manifest.json", "datasheet.md", "_SUCCESS"}}, \
         "the lock object is gone after the run"
     bucket = out.split("://", 1)[1].split("/")[0]
     assert not Path("s3:", bucket).exists() and not (runs["base"] / "s3:").exists(), "no local ./s3:/ folder"
@@ -157,7 +157,7 @@ def test_rerun_removes_leftovers_and_old_shards(runs, s3_server, s3_env):
     m = json.loads(fs.open_input_stream(out.split("://", 1)[1] + "/manifest.json").read())
     assert [e["file"] for e in m["shards"]] == ["shard-00000.parquet"]
     listed = {e["file"] for e in m["shards"]} | {f"rejects/{e['file']}" for e in m["rejects"]}
-    assert _names(fs, out) == listed | {"manifest.json", "_SUCCESS"}
+    assert _names(fs, out) == listed | {"manifest.json", "datasheet.md", "_SUCCESS"}
     assert _audit(out).exit_code == 0
 
 
@@ -213,5 +213,5 @@ def test_driver_killed_mid_write_to_s3_then_rerun(runs, s3_server, s3_env):
     want = {str(q.relative_to(local)): hashlib.sha256(q.read_bytes()).hexdigest()
             for q in sorted(local.rglob("*.parquet"))}
     assert {n: _sha(fs, f"{out}/{n}") for n in _names(fs, out) if n.endswith(".parquet")} == want
-    assert _names(fs, out) == set(want) | {"manifest.json", "_SUCCESS"}
+    assert _names(fs, out) == set(want) | {"manifest.json", "datasheet.md", "_SUCCESS"}
     assert _audit(out).exit_code == 0

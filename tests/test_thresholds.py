@@ -46,7 +46,7 @@ sources:
     assert sum(i.startswith("en") for (i,) in kept) >= 0.95 * len(kept)
     dropped = m["sources"]["s"]["docs_dropped"]
     assert sum(dropped.values()) == 400 - len(kept)
-    assert m["stages"]["thresholds"]["reused"] is False
+    assert m["stages"]["decide"]["reused"] is False
     # every kept document scores at least as high as every dropped one
     lo = duckdb.sql(f"select min(quality_score) from '{tmp_path}/out/*.parquet'").fetchall()[0][0]
     hi = duckdb.sql(f"select max(quality_score) from '{tmp_path}/out/rejects/*.parquet'").fetchall()[0][0]

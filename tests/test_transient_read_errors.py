@@ -62,9 +62,9 @@ def test_files_moved_away_mid_run_fail_the_run_naming_file_and_host(spark, tmp_p
                              stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
         deadline = time.time() + 600
-        while not [f for f in (tmp_path / "work").rglob("part-*") if "annotate" in str(f)]:   # a task wrote
+        while not [f for f in (tmp_path / "work").rglob("part-*") if "score-" in str(f)]:   # a task wrote
             assert p.poll() is None, log.read_text()[-2000:]
-            assert time.time() < deadline, "timed out waiting for the first annotate task"
+            assert time.time() < deadline, "timed out waiting for the first score task"
             time.sleep(0.02)
         os.rename(gen, away)                              # moved away mid-run
         p.wait(timeout=900)

@@ -106,6 +106,8 @@ def plot_lang_scores(lang_overview: list[dict], top: int = 25) -> str:
 
 
 def plot_histogram(h: dict) -> str:
+    """Kept documents per source (solid), rejects (dashed), and the spec's thresholds (`h["thresholds"]`,
+    engine.audit.thresholds) as red dotted lines; one off the axis is named at the edge it lies beyond."""
     lo, hi, bins = h["lo"], h["hi"], h["bins"]
     kept, rejected = dict(h["kept"]), h["rejected"]
     if hi > lo:
@@ -120,9 +122,18 @@ def plot_histogram(h: dict) -> str:
         ax.stairs(counts, edges, color=PALETTE[i % len(PALETTE)], label=f"{src} (kept)", linewidth=1.5)
     if any(rejected):
         ax.stairs(rejected, edges, color="#555555", linestyle="--", label="rejected", linewidth=1)
+    off = []
+    for t in h.get("thresholds") or []:
+        label = f"{t['param']} {t['value']:g}" + (" (tag)" if t.get("mode") == "tag" else "")
+        if edges[0] <= t["value"] <= edges[-1]:
+            ax.axvline(t["value"], color="#cc2222", linestyle=":", linewidth=1.4, label=label)
+        else:
+            off.append(("← " if t["value"] < edges[0] else "") + label + (" →" if t["value"] > edges[-1] else ""))
+    if off:
+        ax.text(0.99, 0.97, "\n".join(off), transform=ax.transAxes, ha="right", va="top", fontsize=6.5, color="#cc2222")
     ax.set_title(h["signal"], fontsize=10)
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper left" if off else "best")
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 

@@ -5,16 +5,22 @@ A section whose columns are absent from the output is None, with its one-line ex
 """
 from __future__ import annotations
 
+from engine.audit.dedup import dup_largest, dup_sizes
+from engine.audit.findings import drop_examples, run_meta, spec_check
+from engine.audit.languages import drops_by_lang, lang_samples, lang_table, manifest_languages
 from engine.audit.queries import (
     SIGNAL_FAMILIES, breakdown, category_counts, decontam_by_benchmark, decontam_items, drops, drops_by_source,
-    dup_largest, dup_sizes, flag_shares, lang_overview, lang_samples, mix, overview, reason_counts,
-    reason_exclusivity, reason_pairs, signal_columns, signal_family, signal_histogram, signal_quantiles)
+    flag_shares, mix, overview, reason_counts, reason_exclusivity, reason_pairs, signal_columns, signal_family,
+    signal_histogram, signal_quantiles)
+from engine.audit.synthetic import synthetic_table
+from engine.audit.thresholds import spec_thresholds
 from engine.audit.views import columns, missing, rows
 
 
-def collect(con, sample: int = 5, seed: int | None = None, top: int = 10, bins: int = 30) -> dict:
+def collect(con, sample: int = 5, seed: int | None = None, top: int = 10, bins: int = 30, examples: int = 2) -> dict:
     """Every section, as the CLI and the HTML report render them. A section whose columns are absent
-    is None, with its one-line explanation in `missing[section]`."""
+    is None, with its one-line explanation in `missing[section]`. `examples`: rejected documents shown per
+    (source, reason)."""
     ov = overview(con)
     if seed is None:
         seed = int(ov["seed"]) if ov.get("seed") is not None else 0
@@ -28,12 +34,22 @@ def collect(con, sample: int = 5, seed: int | None = None, top: int = 10, bins: 
     res["signals"] = sigs
     res["quantiles"] = signal_quantiles(con, "docs", sigs)
     res["reject_quantiles"] = signal_quantiles(con, "rejects", sigs)
+    res["thresholds"] = spec_thresholds(con)
     res["histograms"] = {s: signal_histogram(con, s, bins) for s in sigs}
+    for s, h in res["histograms"].items():
+        if h:
+            h["thresholds"] = res["thresholds"].get(s, [])
     res["flags"] = flag_shares(con)
     res["nsfw_categories"] = category_counts(con, "nsfw_url_category")
     res["dup_sizes"] = dup_sizes(con)
     res["dup_largest"] = dup_largest(con, top, 3, seed)
-    res["lang_overview"] = lang_overview(con)
+    res["lang_overview"] = lang_table(con)
+    res["manifest_languages"] = manifest_languages(con)
+    res["drops_by_lang"] = drops_by_lang(con)
+    res["drop_examples"] = drop_examples(con, examples, seed)
+    res["spec_check"] = spec_check(con, res["mix"])
+    res["run"] = run_meta(con)
+    res["synthetic"] = synthetic_table(con)
     res["lang_samples"] = lang_samples(con, sample, seed)
     res["decontam"] = decontam_items(con)
     res["decontam_benchmarks"] = decontam_by_benchmark(con)
@@ -65,9 +81,16 @@ def _missing_notes(con, res: dict, dcols: dict, rcols: dict) -> dict[str, str]:
     if res["lang_overview"] is None:
         miss["lang"] = missing("quality at a glance", ["lang"])
     else:
-        for c in ("lang_score", "script", "lang_script_mismatch"):
+        for c in ("lang_score", "script", "lang_script_mismatch", "lang_doubt"):
             if c not in dcols:
                 miss[f"lang_{c}"] = missing(f"quality at a glance: {c}", [c])
+    if res["manifest_languages"] is None:
+        miss["lang_precision"] = "estimated label precision: not in this output (no `languages` figures in manifest.json)"
+    if res["synthetic"] is None or not any(r.get("baseline") for r in res["synthetic"]["rows"]):
+        miss["diversity"] = ("synthetic diversity: not in this output (no `synthetic_diversity` with a human "
+                             "baseline in manifest.json)")
+    if not res["thresholds"]:
+        miss["thresholds"] = "thresholds: the run's spec is not in its manifest nor at its path: none drawn"
     if res["decontam"] is None:
         miss["decontam"] = missing("decontamination", ["decontam_match"])
     return miss

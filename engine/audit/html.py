@@ -1,39 +1,51 @@
-"""The audit as one self-contained HTML file: inline CSS, plots as base64 PNG (engine.audit.charts), no URL at all.
+"""The audit as one self-contained HTML file: inline CSS, plots as base64 PNG (engine.audit.charts), no URL and
+no script at all.
 
-Renders what `engine.audit.collect` / `engine.audit.compare` return; no queries here. `render_html` is one
-function per section, in page order, each returning its lines.
+Laid out for one screen first (1400x900): a header with the run's metadata, then three columns answering
+"did the mix hit its spec", "what was dropped and why" and "are the language labels right", with synthetic
+diversity and duplicate clusters under the first (engine.audit.html_first). Everything else (full tables,
+quantiles, histograms with the spec's thresholds, samples, decontamination) is folded below in `<details>`
+(engine.audit.html_ref), and `--compare` adds what changed since another output, open, after the first
+screen. Renders what `engine.audit.collect` / `engine.audit.compare` return; no queries here.
 """
 from __future__ import annotations
 
 import html
 
-from engine.audit.charts import (_img, plot_compare, plot_drops, plot_dup_sizes, plot_histogram, plot_lang_scores,
-                                 plot_langs, plot_mix)
-from engine.audit.compare import COMPARE_SECTIONS
-from engine.audit.format import fmt, fmt_float, fmt_int, fmt_pct, fmt_signed
-
-# ------------------------------------------------------------------------------------------ HTML
+from engine.audit.format import fmt
 
 CSS = """
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; color: #222;
+body { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; color: #222;
        margin: 0; background: #f6f6f4; }
-main { max-width: 1180px; margin: 0 auto; padding: 16px 28px 60px; background: #fff; }
-h1 { font-size: 24px; margin: 8px 0 4px; }
-h2 { font-size: 19px; margin: 34px 0 8px; padding-bottom: 4px; border-bottom: 2px solid #3366aa; }
-h3 { font-size: 15px; margin: 20px 0 6px; color: #333; }
-.meta { color: #555; margin: 0 0 8px; }
-nav { margin: 10px 0 4px; padding: 8px 10px; background: #eef2f8; border-radius: 4px; }
-nav a { margin-right: 14px; color: #24509a; text-decoration: none; white-space: nowrap; }
-table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
-th, td { padding: 3px 9px; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
+main { max-width: 1380px; margin: 0 auto; padding: 8px 16px 40px; background: #fff; }
+h1 { font-size: 20px; margin: 4px 0 2px; }
+h2 { font-size: 16px; margin: 4px 0 6px; padding-bottom: 3px; border-bottom: 2px solid #3366aa; }
+h3 { font-size: 13px; margin: 10px 0 4px; color: #333; }
+.meta { color: #555; margin: 0 0 3px; }
+.screen { display: grid; grid-template-columns: minmax(0, 0.95fr) minmax(0, 1.25fr) minmax(0, 1fr); gap: 16px; margin-top: 8px; align-items: start; }
+@media (max-width: 1100px) { .screen { grid-template-columns: 1fr; } }
+.col { min-width: 0; } .col > section { margin-bottom: 14px; }
+table { border-collapse: collapse; margin: 4px 0 8px; font-size: 12px; }
+.screen table { width: 100%; }
+th, td { padding: 2px 6px; border-bottom: 1px solid #e8e8e8; text-align: left; vertical-align: top; }
 th { background: #f0f0ee; font-weight: 600; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.snip { max-width: 640px; color: #333; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
+td.snip { max-width: 640px; color: #333; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 11px; }
 tr.flag td { background: #fff1f0; }
-.missing { color: #777; font-style: italic; margin: 4px 0; }
-.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 10px 0; }
-.card { background: #eef2f8; border-radius: 4px; padding: 8px 14px; min-width: 120px; }
-.card b { display: block; font-size: 18px; }
+tr.src td { background: #eef2f8; font-weight: 600; }
+td.ex { padding: 0 6px 3px 18px; border-bottom: none; color: #555; font-family: "DejaVu Sans Mono", Menlo, monospace;
+        font-size: 11px; max-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+td.clip { max-width: 0; width: 62%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #444; }
+.ok { color: #1a7a3a; font-weight: 600; } .bad { color: #b02a2a; font-weight: 600; } .dim { color: #777; }
+.worse { background: #fff1f0; color: #b02a2a; }
+.missing { color: #777; font-style: italic; margin: 3px 0; }
+.note { color: #444; margin: 3px 0; }
+ul.notes { margin: 2px 0 6px; padding-left: 18px; color: #444; }
+.ex-line { color: #555; font-family: "DejaVu Sans Mono", Menlo, monospace; font-size: 11px; white-space: nowrap;
+           overflow: hidden; text-overflow: ellipsis; }
+details { margin: 6px 0; border: 1px solid #e0e0e0; border-radius: 4px; padding: 4px 10px; }
+details > summary { cursor: pointer; font-weight: 600; font-size: 14px; color: #24509a; }
+details[open] > summary { margin-bottom: 6px; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; }
 img { max-width: 100%; height: auto; }
 .pos { color: #1a7a3a; } .neg { color: #b02a2a; }
@@ -45,229 +57,59 @@ def esc(v) -> str:
     return html.escape(fmt(v)).replace("://", "&#58;//")
 
 
-def table(rows: list[dict], cols: list[tuple], limit: int | None = None, flag=None) -> str:
-    """`cols`: (key, header, formatter or None, css class)."""
+def cell(v, f=None) -> str:
+    return html.escape(f(v)).replace("://", "&#58;//") if f else esc(v)
+
+
+def table(rows: list[dict], cols: list[tuple], limit: int | None = None, flag=None, more: str = "") -> str:
+    """`cols`: (key, header, formatter or None, css class). `flag(row)`: highlight the row. `more`: where
+    the rows past `limit` are (a sentence ending)."""
     if not rows:
         return '<p class="missing">(no rows)</p>'
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, *_ in cols)
     body = []
     for r in rows[:limit] if limit else rows:
-        cells = []
-        for key, _h, f, cls in cols:
-            v = r.get(key)
-            text = html.escape(f(v)).replace("://", "&#58;//") if f else esc(v)
-            cells.append(f'<td class="{cls}">{text}</td>' if cls else f"<td>{text}</td>")
-        tr = '<tr class="flag">' if flag and flag(r) else "<tr>"
-        body.append(tr + "".join(cells) + "</tr>")
-    more = f'<p class="missing">… {len(rows) - limit} more rows</p>' if limit and len(rows) > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+        cells = [f'<td class="{cls}">{cell(r.get(key), f)}</td>' if cls else f"<td>{cell(r.get(key), f)}</td>"
+                 for key, _h, f, cls in cols]
+        body.append(('<tr class="flag">' if flag and flag(r) else "<tr>") + "".join(cells) + "</tr>")
+    tail = ""
+    if limit and len(rows) > limit:
+        tail = f'<p class="missing">… {len(rows) - limit} more rows{more}</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{tail}"
 
 
-def _missing(res: dict, *keys: str) -> str:
+def missing_notes(res: dict, *keys: str) -> str:
     return "".join(f'<p class="missing">{esc(res["missing"][k])}</p>' for k in keys if k in res["missing"])
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"
             f"<style>{CSS}</style></head><body><main>{body}</main></body></html>\n")
 
 
-I, F, P = fmt_int, fmt_float, fmt_pct
-SECTIONS = [("mix", "Mix"), ("drops", "Drops per reason"), ("languages", "Languages"), ("signals", "Signals"),
-            ("dedup", "Duplicate clusters"), ("glance", "Quality at a glance"), ("decontam", "Decontamination")]
+def render_html(res: dict, path_label: str = "", compare: dict | None = None,
+                labels: tuple[str, str] | None = None) -> str:
+    """The report of one output (`collect`'s result). `compare` (`engine.audit.compare(a, b)` with this
+    output as `b`) and its `labels` (A, B) add the changes since A after the first screen."""
+    from engine.audit.html_first import first_screen, header
+    from engine.audit.html_ref import compare_section, reference
 
-
-
-def render_html(res: dict, path_label: str = "") -> str:
     ov = res["overview"]
-    out = _header(res, path_label)
-    for section in (_mix, _drops, _languages, _signals, _dedup, _glance, _decontam):
-        out += section(res)
+    out = header(res, path_label) + first_screen(res)
+    if compare is not None:
+        out += compare_section(compare, labels or ("A", path_label))
+    out += reference(res)
     out.append('<p class="meta">Generated by <code>tamis audit</code>. The same queries: engine/audit/queries.py, '
                "notebooks/audit.ipynb.</p>")
-    return _page(f"tamis audit: {ov.get('name') or path_label}", "\n".join(out))
-
-
-def _header(res: dict, path_label: str) -> list[str]:
-    ov = res["overview"]
-    return [f"<h1>tamis audit: {esc(ov.get('name') or path_label)}</h1>",
-            f'<p class="meta">{esc(path_label)} · seed {esc(ov.get("seed"))} · tokenizer {esc(ov.get("tokenizer"))}'
-            f' · spec sha256 {esc((ov.get("spec_sha256") or "")[:12])} · sample seed {esc(res["seed"])}</p>',
-            "<nav>" + "".join(f'<a href="#{k}">{t}</a>' for k, t in SECTIONS) + "</nav>",
-            '<div class="cards">' + "".join(
-                f"<div class=\"card\">{h}<b>{v}</b></div>" for h, v in (
-                    ("documents", I(ov["docs"])), ("tokens", I(ov["tokens"])), ("sources", I(ov["sources"])),
-                    ("docs read", I(ov.get("docs_read"))), ("rejects", I(ov["rejects"])), ("shards", I(ov["shards"]))))
-            + "</div>"]
-
-
-def _mix(res: dict) -> list[str]:
-    """Realized vs requested tokens per leaf; tokens per source and kind."""
-    out = []
-    out.append('<h2 id="mix">Mix</h2>')
-    out.append(_missing(res, "mix"))
-    out.append(_img(plot_mix(res["mix"]), "tokens per leaf", "fig-mix"))
-    out.append("<h3>Realized vs requested per leaf</h3>" + table(res["mix"], [
-        ("leaf", "leaf", None, ""), ("available_tokens", "available", I, "n"), ("requested_tokens", "requested", I, "n"),
-        ("requested_share", "requested share", P, "n"), ("realized_tokens", "realized", I, "n"),
-        ("realized_share", "realized share", P, "n"), ("realized_docs", "docs", I, "n"), ("epochs", "epochs", F, "n")]))
-    for key, col, title in (("by_source", "source", "Tokens per source"), ("by_kind", "kind", "Tokens per kind")):
-        if res[key] is not None:
-            out.append(f"<h3>{title}</h3>" + table(res[key], [(col, col, None, ""), ("docs", "docs", I, "n"),
-                                                                ("tokens", "tokens", I, "n"), ("token_share", "share", P, "n")]))
-    return out
-
-
-def _drops(res: dict) -> list[str]:
-    """Drops per source and reason, and how the reasons overlap."""
-    out = []
-    out.append('<h2 id="drops">Drops per reason</h2>')
-    out.append(_missing(res, "drops"))
-    if res["drops"]:
-        out.append(_img(plot_drops(res["drops"]), "drops per reason", "fig-drops"))
-    out.append("<h3>Per source</h3>" + table(res["source_totals"], [
-        ("source", "source", None, ""), ("docs_read", "read", I, "n"), ("manifest_dropped", "dropped", I, "n"),
-        ("docs_kept", "kept", I, "n"), ("docs_written", "written", I, "n"), ("tokens_written", "tokens", I, "n")]))
-    out.append("<h3>Per source and reason (first failing rule)</h3>" + table(res["drops"], [
-        ("source", "source", None, ""), ("reason", "reason", None, ""), ("docs", "docs", I, "n"),
-        ("rate", "of read", P, "n"), ("chars", "chars dropped", I, "n")],
-        flag=lambda r: r["reject_docs"] is not None and r["manifest_docs"] is not None and r["reject_docs"] != r["manifest_docs"]))
-    out.append("<h3>Overlap of reasons</h3>")
-    out.append(_missing(res, "reason_counts"))
-    out.append('<div class="grid"><div>' + table(res["reason_counts"], [
-        ("n_reasons", "failing rules", I, "n"), ("docs", "rejects", I, "n")]) + "</div><div>" + table(res["reason_pairs"], [
-        ("reason_a", "reason", None, ""), ("reason_b", "and reason", None, ""), ("docs", "docs", I, "n")]) + "</div></div>")
-    out.append("<h3>Per reason: failing at all, as first reason, only this reason</h3>" + table(res["reason_exclusivity"], [
-        ("reason", "reason", None, ""), ("failing", "failing", I, "n"), ("first", "first", I, "n"), ("only", "only", I, "n")]))
-    return out
-
-
-def _languages(res: dict) -> list[str]:
-    """Tokens, language ID confidence and script mismatches per language label."""
-    out = []
-    out.append('<h2 id="languages">Languages</h2>')
-    if res["by_lang"] is None:
-        out.append(_missing(res, "by_lang"))
-    else:
-        out.append(_img(plot_langs(res["by_lang"]), "tokens per language", "fig-langs"))
-        if res["lang_overview"] and any(r.get("mean_score") is not None for r in res["lang_overview"]):
-            out.append(_img(plot_lang_scores(res["lang_overview"]), "language ID confidence per label", "fig-lang-scores"))
-        out.append(table(res["lang_overview"], [
-            ("lang", "lang", None, ""), ("docs", "docs", I, "n"), ("mean_score", "mean lang_score", F, "n"),
-            ("median_score", "median", F, "n"),
-            ("top_script", "main script", None, ""), ("mismatch_docs", "script mismatch", I, "n"),
-            ("mismatch_share", "mismatch share", P, "n")], limit=60))
-    return out
-
-
-def _signals(res: dict) -> list[str]:
-    """Signal quantiles and histograms, flags, NSFW URL categories."""
-    out = []
-    out.append('<h2 id="signals">Signals</h2>')
-    out.append(_missing(res, "signals_language", "signals_quality", "signals_nsfw", "signals_code"))
-    if res["quantiles"]:
-        out.append("<h3>Quantiles per source (kept documents, each once)</h3>" + table(res["quantiles"], [
-            ("signal", "signal", None, ""), ("source", "source", None, ""), ("n", "docs", I, "n"), ("mean", "mean", F, "n"),
-            ("p5", "p5", F, "n"), ("p25", "p25", F, "n"), ("p50", "p50", F, "n"), ("p75", "p75", F, "n"), ("p95", "p95", F, "n")]))
-        out.append("<h3>Histograms (kept per source; dashed: rejected, all sources)</h3><div class=\"grid\">")
-        for s, h in res["histograms"].items():
-            if h:
-                out.append(_img(plot_histogram(h), f"histogram of {s}"))
-        out.append("</div>")
-    if res["reject_quantiles"]:
-        out.append("<h3>Quantiles per source (rejected documents)</h3>" + table(res["reject_quantiles"], [
-            ("signal", "signal", None, ""), ("source", "source", None, ""), ("n", "docs", I, "n"), ("mean", "mean", F, "n"),
-            ("p5", "p5", F, "n"), ("p50", "p50", F, "n"), ("p95", "p95", F, "n")]))
-    if res["flags"]:
-        out.append("<h3>Flags (share true, kept documents)</h3>" + table(res["flags"], [
-            ("flag", "flag", None, ""), ("source", "source", None, ""), ("docs", "docs", I, "n"),
-            ("true", "true", I, "n"), ("share", "share", P, "n")]))
-    out.append("<h3>NSFW URL categories</h3>")
-    out.append(_missing(res, "nsfw_categories") if res["nsfw_categories"] is None else table(res["nsfw_categories"], [
-        ("source", "source", None, ""), ("category", "category", None, ""), ("status", "status", None, ""),
-        ("docs", "docs", I, "n")]))
-    return out
-
-
-def _dedup(res: dict) -> list[str]:
-    """Duplicate cluster sizes and the largest clusters with a sample of their members."""
-    out = []
-    out.append('<h2 id="dedup">Duplicate clusters</h2>')
-    if res["dup_sizes"] is None:
-        out.append(_missing(res, "dup"))
-    else:
-        if res["dup_sizes"]:
-            out.append(_img(plot_dup_sizes(res["dup_sizes"]), "duplicate cluster sizes", "fig-dup"))
-        out.append(table(res["dup_sizes"], [("size", "size", I, "n"), ("clusters", "clusters", I, "n"),
-                                            ("docs", "documents", I, "n")]))
-        out.append("<h3>Largest clusters</h3>")
-        for c in res["dup_largest"] or []:
-            out.append(f"<p><b>{esc(c['cluster'])}</b>: {esc(c['size'])} documents, {esc(c['kept'])} kept, "
-                       f"sources {esc(c['sources'])}</p>")
-            out.append(table(c["sample"], [("status", "status", None, ""), ("source", "source", None, ""),
-                                           ("id", "id", None, ""), ("snippet", "text", None, "snip")]))
-    return out
-
-
-def _glance(res: dict) -> list[str]:
-    """A reproducible sample of documents per language label."""
-    out = []
-    out.append('<h2 id="glance">Quality at a glance</h2>')
-    if res["lang_samples"] is None:
-        out.append(_missing(res, "lang"))
-    else:
-        out.append(f'<p class="meta">{esc(res["sample"])} documents per language label, chosen by '
-                   f'md5("{esc(res["seed"])}:" || id): the same seed gives the same sheet. '
-                   "Rows in red: the text's script is implausible for the label.</p>")
-        out.append(_missing(res, "lang_lang_score", "lang_script", "lang_lang_script_mismatch"))
-        ov_by = {r["lang"]: r for r in res["lang_overview"] or []}
-        by_lang: dict[str, list] = {}
-        for s in res["lang_samples"]:
-            by_lang.setdefault(s["lang"], []).append(s)
-        for lang, samples in by_lang.items():
-            o = ov_by.get(lang, {})
-            out.append(f"<h3>{esc(lang)} — {I(o.get('docs'))} docs, mean lang_score {F(o.get('mean_score'))}, "
-                       f"script mismatch {P(o.get('mismatch_share'))}</h3>")
-            out.append(table(samples, [("lang_score", "lang_score", F, "n"), ("script", "script", None, ""),
-                                       ("source", "source", None, ""), ("snippet", "text", None, "snip")],
-                             flag=lambda r: bool(r.get("mismatch"))))
-    return out
-
-
-def _decontam(res: dict) -> list[str]:
-    """Benchmarks and benchmark items decontamination caught."""
-    out = []
-    out.append('<h2 id="decontam">Decontamination</h2>')
-    if res["decontam"] is None:
-        out.append(_missing(res, "decontam"))
-    else:
-        out.append(table(res["decontam_benchmarks"], [("benchmark", "benchmark", None, ""), ("items", "items caught", I, "n"),
-                                                      ("dropped", "docs dropped", I, "n"), ("kept", "docs tagged, kept", I, "n")]))
-        out.append(table(res["decontam"], [("benchmark", "benchmark", None, ""), ("item", "item", None, ""),
-                                           ("dropped", "dropped", I, "n"), ("kept", "kept", I, "n"),
-                                           ("max_ngrams", "max n-grams", I, "n"), ("sources", "sources", None, "")],
-                         limit=200))
-    return out
+    return page(f"tamis audit: {ov.get('name') or path_label}", "\n".join(out))
 
 
 def render_compare_html(cmp: dict, labels: tuple[str, str]) -> str:
+    """Only the changes between two outputs (`render_html(..., compare=...)` puts them inside B's report)."""
+    from engine.audit.html_ref import compare_section
+
     a, b = labels
-    out = [f"<h1>tamis audit --compare</h1><p class=\"meta\">A = {esc(a)} · B = {esc(b)} · diff = B − A</p>"]
-    for key, title, k, kind in COMPARE_SECTIONS:
-        rows = cmp[key]
-        out.append(f'<h2 id="{key}">{title}</h2>')
-        if not rows:
-            out.append('<p class="missing">(nothing on either side)</p>')
-            continue
-        if key in ("leaves", "sources", "languages"):
-            out.append(_img(plot_compare(rows, k, title, ("A", "B")), title))
-        f = P if kind == "rate" else I
-        cols = [(k, k, None, ""), ("a", "A", f, "n"), ("b", "B", f, "n"),
-                ("diff", "B − A", lambda v, kind=kind: fmt_signed(v, kind), "n")]
-        if kind != "rate":
-            cols.append(("rel", "change", lambda v: "" if v is None else f"{v * 100:+.1f}%", "n"))
-        else:
-            cols += [("docs_a", "docs A", I, "n"), ("docs_b", "docs B", I, "n")]
-        out.append(table(rows, cols))
-    return _page("tamis audit --compare", "\n".join(out))
+    head = [f"<h1>tamis audit --compare</h1><p class=\"meta\">A = {esc(a)} · B = {esc(b)} · diff = B − A</p>"]
+    return page("tamis audit --compare", "\n".join(head + compare_section(cmp, labels, heading=False)))
+

@@ -23,9 +23,11 @@ Conventions
 """
 from __future__ import annotations
 
+from engine.audit.dedup import dup_largest, dup_sizes  # noqa: F401 - re-exported: every query is here
+from engine.audit.languages import lang_overview, lang_samples  # noqa: F401 - re-exported
 from engine.audit.views import (  # noqa: F401 - AuditError, open_output: the audit's entry points, re-exported
-    AuditError, _ident, _is_numeric, _lit, _share, _unique, columns, manifest_dict, missing, open_output, register,
-    rows, scalar)
+    AuditError, _ident, _is_numeric, _lit, _share, _unique, columns, lang_expr, manifest_dict, missing, open_output,
+    register, rows, scalar)
 from filters.registry import signal_families, signal_prefixes
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -53,10 +55,13 @@ def overview(con) -> dict:
 
 
 def breakdown(con, by: str) -> list[dict] | None:
-    """Documents and tokens in the shards per value of `by` (`source`, `kind`, `lang`), largest first."""
-    if by not in columns(con, "docs"):
+    """Documents and tokens in the shards per value of `by` (`source`, `kind`, `lang`), largest first. Code
+    documents' `lang` is `code:<language>` (`views.lang_expr`)."""
+    expr = lang_expr(con) if by == "lang" else None
+    if expr is None and by not in columns(con, "docs"):
         return None
-    out = rows(con, f"""SELECT coalesce(CAST({_ident(by)} AS VARCHAR), '(none)') AS {_ident(by)},
+    expr = expr or f"coalesce(CAST({_ident(by)} AS VARCHAR), '(none)')"
+    out = rows(con, f"""SELECT {expr} AS {_ident(by)},
                               count(*) AS docs, coalesce(sum(n_tokens), 0)::BIGINT AS tokens
                        FROM docs GROUP BY 1 ORDER BY tokens DESC, 1""")
     total = sum(r["tokens"] for r in out)
@@ -245,7 +250,7 @@ def flag_shares(con) -> list[dict]:
         out += rows(con, f"""SELECT source, {_lit(f)} AS flag, count({_ident(f)}) AS docs,
                                    count(*) FILTER (WHERE {_ident(f)}) AS "true",
                                    avg(CAST({_ident(f)} AS DOUBLE)) AS share
-                            FROM docs WHERE {_unique(con)} GROUP BY 1 ORDER BY 1""")
+                            FROM docs WHERE {_unique(con)} GROUP BY 1 HAVING count({_ident(f)}) > 0 ORDER BY 1""")
     return out
 
 
@@ -260,104 +265,6 @@ def category_counts(con, column: str = "nsfw_url_category") -> list[dict] | None
         return None
     return rows(con, f"""SELECT source, category, status, count(*) AS docs FROM ({' UNION ALL '.join(parts)})
                         WHERE category IS NOT NULL GROUP BY ALL ORDER BY docs DESC, 1, 2, 3""")
-
-
-# ---------------------------------------------------------------------------------------------- dedup
-
-
-def _members_sql(con) -> str | None:
-    """Every document in a duplicate cluster: (cluster, size, id, source, text, status)."""
-    dc, rc = columns(con, "docs"), columns(con, "rejects")
-    if "dup_cluster" in dc or "dup_cluster" in rc:
-        parts = []
-        for t, cols, status, where in (("docs", dc, "kept", _unique(con)), ("rejects", rc, "dropped", "true")):
-            if "dup_cluster" in cols:
-                size = f"CAST({_ident('dup_cluster_size')} AS BIGINT)" if "dup_cluster_size" in cols else "NULL::BIGINT"
-                parts.append(f"SELECT CAST(dup_cluster AS VARCHAR) AS cluster, {size} AS size, id, source, text, "
-                             f"'{status}' AS status FROM {t} WHERE {where} AND dup_cluster IS NOT NULL")
-        members = " UNION ALL ".join(parts)
-        return f"""SELECT cluster, coalesce(max(size) OVER (PARTITION BY cluster), count(*) OVER (PARTITION BY cluster))
-                          AS size, id, source, text, status FROM ({members})"""
-    if scalar(con, "SELECT count(*) FROM rejects WHERE reason LIKE 'duplicate:%'"):
-        # clusters from the rejects' `duplicate:<survivor id>` reasons: the survivor plus its dropped copies
-        drops = ("SELECT substr(reason, 11) AS cluster, id, source, text, 'dropped' AS status "
-                 "FROM rejects WHERE reason LIKE 'duplicate:%'")
-        surv = (f"SELECT d.id AS cluster, d.id, d.source, d.text, 'kept' AS status FROM docs d "
-                f"WHERE {_unique(con).replace('epoch', 'd.epoch')} AND d.id IN (SELECT substr(reason, 11) FROM rejects "
-                f"WHERE reason LIKE 'duplicate:%')")
-        return f"""SELECT cluster, count(*) FILTER (WHERE status = 'dropped') OVER (PARTITION BY cluster) + 1 AS size,
-                          id, source, text, status FROM ({drops} UNION ALL {surv})"""
-    return None
-
-
-def dup_sizes(con) -> list[dict] | None:
-    """Clusters of duplicates by size (size >= 2): size, clusters, documents. None without dedup columns."""
-    m = _members_sql(con)
-    if m is None:
-        return None
-    return rows(con, f"""SELECT size, count(*) AS clusters, sum(size)::BIGINT AS docs
-                        FROM (SELECT DISTINCT cluster, size FROM ({m})) WHERE size >= 2 GROUP BY 1 ORDER BY 1""")
-
-
-def dup_largest(con, n: int = 10, sample: int = 3, seed: int = 0) -> list[dict] | None:
-    """The `n` largest clusters: size, kept member(s), sources, and a reproducible sample of members."""
-    m = _members_sql(con)
-    if m is None:
-        return None
-    top = rows(con, f"""SELECT cluster, max(size) AS size, count(*) AS members_here,
-                              string_agg(DISTINCT source, ', ' ORDER BY source) AS sources,
-                              count(*) FILTER (WHERE status = 'kept') AS kept
-                       FROM ({m}) WHERE size >= 2 GROUP BY 1 ORDER BY size DESC, cluster LIMIT {int(n)}""")
-    for c in top:
-        c["sample"] = rows(con, f"""SELECT id, source, status, {_snippet('text')} AS snippet FROM ({m})
-                                   WHERE cluster = ? ORDER BY status = 'kept' DESC, md5(? || ':' || id)
-                                   LIMIT {int(sample)}""", [c["cluster"], str(seed)])
-    return top
-
-
-# ---------------------------------------------------------------------------------------------- languages
-
-
-def _snippet(col: str, n: int = 200) -> str:
-    return f"left(trim(regexp_replace(left({col}, {n * 4}), '\\s+', ' ', 'g')), {n})"
-
-
-def lang_overview(con) -> list[dict] | None:
-    """Per language label: documents, tokens, mean and median `lang_score`, the most common script and the
-    share of documents whose script is implausible for the label (`lang_script_mismatch`)."""
-    cols = columns(con, "docs")
-    if "lang" not in cols:
-        return None
-    score = "avg(lang_score)" if "lang_score" in cols else "NULL"
-    med = "median(lang_score)" if "lang_score" in cols else "NULL"
-    script = "mode(script)" if "script" in cols else "NULL"
-    mism = "avg(CAST(lang_script_mismatch AS DOUBLE))" if "lang_script_mismatch" in cols else "NULL"
-    mism_n = "count(*) FILTER (WHERE lang_script_mismatch)" if "lang_script_mismatch" in cols else "NULL"
-    out = rows(con, f"""SELECT coalesce(lang, '(none)') AS lang, count(*) AS docs,
-                              coalesce(sum(n_tokens), 0)::BIGINT AS tokens, {score} AS mean_score,
-                              {med} AS median_score, {script} AS top_script,
-                              {mism_n} AS mismatch_docs, {mism} AS mismatch_share
-                       FROM docs WHERE {_unique(con)} GROUP BY 1 ORDER BY docs DESC, 1""")
-    return out
-
-
-def lang_samples(con, n: int = 5, seed: int = 0) -> list[dict] | None:
-    """`n` documents per language label, chosen by `md5('<seed>:<id>')` (same seed, same sheet)."""
-    cols = columns(con, "docs")
-    if "lang" not in cols:
-        return None
-    score = "lang_score" if "lang_score" in cols else "NULL::DOUBLE"
-    script = "script" if "script" in cols else "NULL::VARCHAR"
-    mism = "lang_script_mismatch" if "lang_script_mismatch" in cols else "NULL::BOOLEAN"
-    return rows(con, f"""
-        WITH d AS (SELECT coalesce(lang, '(none)') AS lang, id, source, {score} AS lang_score,
-                          {script} AS script, {mism} AS mismatch, {_snippet('text')} AS snippet,
-                          md5(? || ':' || id) AS h
-                   FROM docs WHERE {_unique(con)}),
-             ranked AS (SELECT *, row_number() OVER (PARTITION BY lang ORDER BY h) AS k,
-                               count(*) OVER (PARTITION BY lang) AS lang_docs FROM d)
-        SELECT lang, k, id, source, lang_score, script, mismatch, snippet FROM ranked
-        WHERE k <= {int(n)} ORDER BY lang_docs DESC, lang, k""", [str(seed)])
 
 
 # ---------------------------------------------------------------------------------------------- decontamination

@@ -132,7 +132,9 @@ def _dedup(con: Console, res: dict):
         _table(con, "Duplicate clusters by size", res["dup_sizes"], [
             ("size", "size", I, R), ("clusters", "clusters", I, R), ("docs", "documents", I, R)])
         for c in res["dup_largest"] or []:
-            _table(con, f"Cluster {c['cluster']}: {c['size']} documents, {c['kept']} kept ({c['sources']})", c["sample"], [
+            surv = "survivor in the output" if c["survivor_in_output"] else "survivor not in the output (sampled out by the mix)"
+            _table(con, f"Cluster {c['cluster']}: {c['size']} documents, {c['removed']} removed as duplicates, {surv} "
+                        f"({c['sources']})", c["sample"], [
                 ("status", "status", None, ""), ("source", "source", None, ""), ("id", "id", None, ""),
                 ("snippet", "text", lambda s: (s or "")[:120], "")])
 
@@ -141,14 +143,17 @@ def _glance(con: Console, res: dict):
     if res["lang_overview"] is None:
         _missing(con, res, "lang")
     else:
-        _missing(con, res, "lang_lang_score", "lang_script", "lang_lang_script_mismatch")
+        _missing(con, res, "lang_lang_score", "lang_script", "lang_lang_script_mismatch", "lang_lang_doubt",
+                 "lang_precision")
         _table(con, "Quality at a glance: language labels", res["lang_overview"], [
             ("lang", "lang", None, ""), ("docs", "docs", I, R), ("mean_score", "mean lang_score", F, R), ("median_score", "median", F, R),
             ("top_script", "main script", None, ""), ("mismatch_docs", "script mismatch", I, R),
-            ("mismatch_share", "share", P, R)], limit=40)
+            ("mismatch_share", "share", P, R), ("doubt_rate", "lang_doubt", P, R),
+            ("precision", "est. precision", P, R)], limit=40)
         _table(con, f"Quality at a glance: {res['sample']} documents per label (seed {res['seed']})", res["lang_samples"], [
             ("lang", "lang", None, ""), ("lang_score", "score", F, R), ("script", "script", None, ""),
-            ("mismatch", "mismatch", lambda v: "MISMATCH" if v else "", ""), ("source", "source", None, ""),
+            ("mismatch", "mismatch", lambda v: "MISMATCH" if v else "", ""),
+            ("doubt", "doubt", lambda v: "DOUBT" if v else "", ""), ("source", "source", None, ""),
             ("snippet", "text", lambda s: (s or "")[:140], "")], limit=40 * max(1, res["sample"]))
 
 

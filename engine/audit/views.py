@@ -177,7 +177,9 @@ def _register_manifest(con, text: str):
 
 
 def _manifest_views(con, raw: str):
-    """`manifest_sources`, `manifest_drops`, `manifest_leaves` from `raw`: a subquery of one JSON `j`."""
+    """`manifest_json` (the manifest as one JSON value `j`), `manifest_sources`, `manifest_drops`,
+    `manifest_leaves` from `raw`: a subquery of one JSON `j`."""
+    con.execute(f"CREATE OR REPLACE VIEW manifest_json AS SELECT j FROM {raw}")
     con.execute(f"""CREATE OR REPLACE VIEW manifest_sources AS
         SELECT s.key AS source, s.value->>'kind' AS kind,
                (s.value->>'docs_read')::BIGINT AS docs_read,
@@ -197,7 +199,8 @@ def _manifest_views(con, raw: str):
                (l.value->>'requested_tokens')::BIGINT AS requested_tokens,
                (l.value->>'realized_tokens')::BIGINT AS realized_tokens,
                (l.value->>'realized_docs')::BIGINT AS realized_docs,
-               (l.value->>'epochs')::DOUBLE AS epochs
+               (l.value->>'epochs')::DOUBLE AS epochs,
+               (l.value->>'max_epochs')::DOUBLE AS max_epochs
         FROM {raw} m, json_each(m.j->'leaves') l ORDER BY l.id""")
 
 
@@ -224,6 +227,32 @@ def manifest_dict(con) -> dict:
     """The manifest as a Python dict ({} when the output has none)."""
     r = rows(con, "SELECT * FROM manifest LIMIT 1")
     return r[0] if r else {}
+
+
+def manifest_json(con) -> dict:
+    """The manifest as JSON decodes it ({} when none): nested keys whose shape varies between runs and
+    versions (`stages`, `languages`, `synthetic_diversity`, `datasheet`) stay plain dicts and lists,
+    where `manifest_dict` (read_json) would type them as structs."""
+    text = scalar(con, "SELECT CAST(j AS VARCHAR) FROM manifest_json")
+    try:
+        out = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def lang_expr(con, table: str = "docs") -> str | None:
+    """SQL for a document's language label: `lang`, else `code:<language>` for code (the `code_lang` signal,
+    else `meta.code_lang` from the code reader), else '(none)'. None when the table has neither column."""
+    cols = columns(con, table)
+    parts = ["lang"] if "lang" in cols else []
+    if "code_lang" in cols:
+        parts.append("'code:' || lower(code_lang)")
+    if "meta" in cols and "kind" in cols:
+        parts.append("CASE WHEN kind = 'code' THEN 'code:' || lower(TRY(json_extract_string(meta, '$.code_lang'))) END")
+    if not parts or ("lang" not in cols and "code_lang" not in cols):
+        return None
+    return f"coalesce({', '.join(parts)}, '(none)')"
 
 
 def _share(part, total):

@@ -8,7 +8,8 @@ from __future__ import annotations
 import click
 
 # modules, not their commands: `engine.cli.plan` and `engine.cli.run` must stay the modules (tests patch them)
-from engine.cli import audit, filters, ops, plan, run, train
+from engine.cli import audit, export, filters, gc, ops, plan, run, train
+from engine.cli import sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,3 +26,7 @@ main.add_command(train.train_quality_cmd)
 main.add_command(filters.filters_cmd)
 main.add_command(ops.package)
 main.add_command(ops.cluster)
+main.add_command(export.export_cmd)
+main.add_command(gc.gc_cmd)
+main.add_command(sweep.sweep_cmd)
+main.add_command(sweep.fit_cmd)

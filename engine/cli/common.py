@@ -53,6 +53,18 @@ def spark_progress(spec, verbose: bool, ui: bool):
     return StageProgress(console, ui=ui)
 
 
+def announce_stages(spec) -> dict:
+    """Print what the run will reuse and compute, per stage and source, before any Spark work (one line on
+    stderr); returns the resolved inputs, for the run to use the same listing."""
+    from engine.run import resolve_inputs
+    from engine.stage_status import stage_status, status_line
+    from engine.stages import work_dir
+
+    inputs = resolve_inputs(spec)
+    console.print(lit(status_line(stage_status(spec, inputs, work_dir(spec)))), soft_wrap=True)
+    return inputs
+
+
 def fail(msg: str, code: int) -> NoReturn:
     """`error: <msg>` on stderr, exit `code`."""
     console.print(lit(("error:", "red"), " ", msg), soft_wrap=True)   # msg holds paths, exception text: literal

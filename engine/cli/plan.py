@@ -18,7 +18,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from engine.cli.common import (console, exit_codes, load, master_option, spark_progress, spec_argument,
+from engine.cli.common import (announce_stages, console, exit_codes, load, master_option, spark_progress, spec_argument,
                                ui_option, verbose_option)
 from engine.display import lit, literal_console
 from engine.dry_run import PlanResult, compute_plan  # noqa: F401 - PlanResult: what compute_plan returns
@@ -148,8 +148,9 @@ def plan(spec, master, as_json, verbose, ui):
     """
     s = load(spec)
     with exit_codes("plan", s, verbose) as failing:   # raised InfeasibleMix: e.g. a group_by column that does not exist
+        inputs = announce_stages(s)
         with spark_progress(s, verbose, ui) as failing.progress:
-            res = compute_plan(s, master=master, say=failing.progress.stage)
+            res = compute_plan(s, master=master, say=failing.progress.stage, inputs=inputs)
             failing.progress.stage("done")
     if as_json:
         click.echo(json.dumps(plan_json(s, res), indent=2, default=str))

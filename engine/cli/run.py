@@ -24,12 +24,15 @@ def validate(spec):
 @ui_option
 def run(spec, master, overwrite, verbose, ui):
     """Run the mix in SPEC and write shards, rejects and manifest.json to its output path."""
+    from engine.cli.common import announce_stages
     from engine.cli.summary import print_summary
     from engine.run import check_output, run as run_mix
 
     s = load(spec)
     with exit_codes("run", s, verbose, interrupted="interrupted: nothing was written to the output path") as failing:
         check_output(s, overwrite)   # before Spark starts: an existing output is refused at once
+        inputs = announce_stages(s)
         with spark_progress(s, verbose, ui) as failing.progress:
-            manifest = run_mix(s, master=master, overwrite=overwrite, progress=failing.progress.stage)
+            manifest = run_mix(s, master=master, overwrite=overwrite, progress=failing.progress.stage,
+                               inputs=inputs)
     print_summary(out, manifest, s.output.path)

@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 TAMIS_VERSION = "0.1.0"
 # the packages whose versions can change a run's output (readers, extractors, tokenizer, filters, Spark)
 _VERSIONED = ("pyspark", "pyarrow", "datatrove", "datasketch", "bpe-openai", "fasttext-numpy2-wheel",
-              "trafilatura", "resiliparse", "warcio", "duckdb", "pydantic")
+              "trafilatura", "resiliparse", "warcio", "duckdb", "pydantic", "py3langid", "wordfreq", "stopwordsiso",
+              "zstandard")
 
 
 def versions() -> dict:
@@ -26,18 +27,26 @@ def versions() -> dict:
 
 def build_manifest(spec, *, files: dict[str, int], counts, skips: dict, plan, realized: list[dict],
                    shards: list[dict], reject_shards: list[dict], stages, work_dir: str, seconds: float,
-                   master: str, renamed: dict | None = None) -> dict:
+                   master: str, renamed: dict | None = None, datasheet: dict | None = None,
+                   diversity: dict | None = None) -> dict:
     """The manifest of a run.
 
     files: {source: input files read}; counts: rows (dicts or Spark Rows) of source, reason (None = kept),
     docs, tokens; skips: {source: {"<rule>_skipped:<value>": docs}}; plan: the MixPlan; realized: per leaf
     docs/tokens/synthetic_tokens/max_epoch of the mixed documents; shards/reject_shards: the files written
     (file, rows, tokens, bytes, sha256); stages: {stage: reused} (with `.notes` when it has them);
-    renamed: {source: {"ids_renamed": n, "ids_renamed_examples": [...]}} (engine.spark.ids.renamed_ids).
+    renamed: {source: {"ids_renamed": n, "ids_renamed_examples": [...]}} (engine.spark.ids.renamed_ids);
+    datasheet: what engine.datasheet.write_datasheet returns ({"datasheet": facts, "extra_files": [...]}),
+    or None (`with_datasheet` adds it to a manifest built before);
+    diversity: what engine.spark.diversity.diversity returns: `languages` (per source and language: docs,
+    tokens, lang_doubt rate, estimated label precision, lang_score median/std and the FineWeb-2 threshold
+    they give) and `synthetic_diversity` (per generator and per human source: compression ratio, distinct-n,
+    near-duplicate rate, self-similarity, Vendi; see engine/diversity.py). Both keys are always written
+    (empty when not computed).
     """
     per_source = {s.name: _source_entry(s, files.get(s.name, 0), counts, skips, realized,
                                         (renamed or {}).get(s.name)) for s in spec.sources}
-    return {
+    manifest = {
         "name": spec.name,
         "spec_sha256": spec.spec_sha256,
         "spec_path": spec.spec_path,
@@ -61,7 +70,18 @@ def build_manifest(spec, *, files: dict[str, int], counts, skips: dict, plan, re
         },
         "shards": shards,
         "rejects": reject_shards,
+        "languages": (diversity or {}).get("languages", []),
+        "synthetic_diversity": (diversity or {}).get("synthetic_diversity")
+        or {"generators": [], "human": None, "human_sources": []},
     }
+    return with_datasheet(manifest, datasheet) if datasheet else manifest
+
+
+def with_datasheet(manifest: dict, datasheet: dict) -> dict:
+    """The manifest with the datasheet's facts (`datasheet`) and its committed file (`extra_files`: file,
+    bytes, sha256; engine/manifest_check.py checks them like shards)."""
+    return {**manifest, "datasheet": datasheet["datasheet"],
+            "extra_files": [*manifest.get("extra_files", []), *datasheet["extra_files"]]}
 
 
 def _source_entry(s, files: int, counts, skips: dict, realized: list[dict], renamed: dict | None) -> dict:
@@ -72,6 +92,8 @@ def _source_entry(s, files: int, counts, skips: dict, realized: list[dict], rena
         "kind": s.kind,
         "files": files,
         "docs_read": sum(r["docs"] for r in rows),
+        "chars_read": sum(_field(r, "text_bytes") or 0 for r in rows),   # F.length: characters
+        "tokens_read": sum(r["tokens"] or 0 for r in rows),   # every readable document is tokenized
         "docs_unreadable": sum(v for k, v in dropped.items() if k.startswith("read:")),
         "docs_dropped": dict(sorted(dropped.items())),
         "rules_skipped": skips.get(s.name, {}),
@@ -84,6 +106,14 @@ def _source_entry(s, files: int, counts, skips: dict, realized: list[dict], rena
         "ids_renamed": (renamed or {}).get("ids_renamed", 0),
         "ids_renamed_examples": (renamed or {}).get("ids_renamed_examples", []),
     }
+
+
+def _field(row, key: str):
+    """`row[key]` of a dict or a Spark Row, None when it has no such field (counts built by hand)."""
+    try:
+        return row[key]
+    except (KeyError, ValueError, IndexError):
+        return None
 
 
 def leaves_entry(plan, realized: list[dict]) -> list[dict]:

@@ -1,21 +1,14 @@
-"""Stage 1 on Spark, driver side: input files -> Spark tasks -> `mapInArrow` over engine/annotate.py.
+"""Input files -> Spark tasks: how the score stage (engine/spark/score.py) packs its files into tasks.
 
 Files are never split; big files get a task each and small ones are packed together (`file_tasks`, as
-Spark's own file sources pack them), largest first. Each task streams its files into Arrow batches with
-`mapInArrow` (engine.annotate.annotate_paths), so filters see whole batches and models load once per
-Python worker.
+Spark's own file sources pack them), largest first.
 """
 from __future__ import annotations
 
-import functools
 import os
 
-from engine import annotate as worker
 from engine.storage import is_uri
-from engine.schema import READ_SCHEMA
 from engine.settings import settings
-from engine.spark.session import ARROW_MAX_BYTES
-from filters.chain import chain_schema
 
 
 MAX_TASK_BYTES = 128 << 20     # Spark's spark.sql.files.maxPartitionBytes default
@@ -67,23 +60,3 @@ def task_max_bytes() -> int:
     """`$TAMIS_MAX_TASK_BYTES`, else MAX_TASK_BYTES."""
     configured = settings().max_task_bytes
     return MAX_TASK_BYTES if configured is None else configured
-
-
-def annotate_source(spark, spec, resolved):
-    """DataFrame of every record of `resolved.source` (an engine.spec.paths.ResolvedSource, whose input list
-    is the one the stage key and the manifest saw): document columns, signals, `reason`, `reasons`."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    source = resolved.source
-    filters = worker.source_filters(source)
-    schema = chain_schema(filters, READ_SCHEMA)
-    run = functools.partial(worker.annotate_paths, source=source, filters=filters, schema=schema,
-                            tokenizer=spec.tokenizer, max_bytes=ARROW_MAX_BYTES,
-                            storage_options=spec.storage.options())   # executors configure their own storage
-    max_bytes = task_max_bytes()
-    tasks = file_tasks(list(resolved.paths), spark.sparkContext.defaultParallelism, max_bytes,
-                       min(MIN_TASK_BYTES, max_bytes), sizes=resolved.sizes) or [[]]
-    # one partition per task: parallelize slices a list evenly, so each group of files is its own task
-    paths = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(p,) for p in group])
-             .toDF("path string"))
-    return paths.mapInArrow(run, from_arrow_schema(schema))

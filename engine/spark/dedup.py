@@ -1,6 +1,10 @@
 """Dedup on Spark: exact + MinHash LSH + connected components, deterministic.
 
-    dedup(df, spec: DedupSpec) -> DataFrame
+    dedup(df, spec: DedupSpec) -> DataFrame          = apply_dedup(df, dedup_clusters(df, spec), spec)
+
+The pipeline (engine/run.py) stores `dedup_clusters` (steps 1-5) computed over every readable document,
+before any threshold, and runs `apply_dedup` (step 6) after the decisions, over the documents still kept:
+so a threshold edit reuses the clusters.
 
 Input: the document columns (`id`, `text`, `source`, `kind`, `lang`, `url`, `meta`, ...), signal columns and
 `reason` (null = still kept). Only rows with a null `reason` take part. Output: the same rows and columns plus
@@ -60,9 +64,15 @@ DATE_KEYS = ("date", "crawl_date", "warc_date")
 def dedup(df: DataFrame, spec: DedupSpec) -> DataFrame:
     """`df` plus `dup_cluster` and `dup_cluster_size`, with `reason = duplicate:<survivor id>` on removed copies
     (see the module docstring). Lazy but for a few checkpoints: the work runs when the result is used."""
-    ranks = _rank_columns(df, spec)
+    return apply_dedup(df, dedup_clusters(df, spec), spec)
+
+
+def dedup_clusters(df: DataFrame, spec: DedupSpec) -> DataFrame:
+    """(id, root) of every document of `df` taking part (null `reason`) that is in a cluster of two or more;
+    root = the cluster's smallest id. Steps 1-5: what the pipeline stores, computed over every readable
+    document before any threshold, so a threshold edit reuses it (survivors: `apply_dedup`)."""
     active = df.where(F.col("reason").isNull())
-    feats = cut(_with_exact_hub(_features(active, spec, ranks), spec))
+    feats = cut(_with_exact_hub(_features(active, spec, []), spec))
     refuse_repeated_ids(feats, "dedup")          # a repeated id would multiply rows in every join below
     edges = []
     if spec.exact:
@@ -77,15 +87,21 @@ def dedup(df: DataFrame, spec: DedupSpec) -> DataFrame:
         if spec.minhash.verify:
             cands = _verify(cut(cands), active, spec.minhash.threshold, spec.minhash.ngram)
         edges.append(cands.select("src", "dst"))
+    if not edges:
+        return df.sparkSession.createDataFrame([], "id string, root string")
+    all_edges = edges[0]
+    for e in edges[1:]:
+        all_edges = all_edges.unionByName(e)
+    return connected_components(all_edges)
 
-    clusters = None
-    if edges:
-        all_edges = edges[0]
-        for e in edges[1:]:
-            all_edges = all_edges.unionByName(e)
-        comps = connected_components(all_edges)
-        clusters = _survivors(comps, feats, [(name, asc) for name, _, asc in ranks])
-    return _apply(df, clusters)
+
+def apply_dedup(df: DataFrame, comps: DataFrame, spec: DedupSpec) -> DataFrame:
+    """Step 6 over `comps` (`dedup_clusters`): in each cluster, the documents of `df` still kept (null
+    `reason`) take part and the best of them by `spec.keep` survives."""
+    ranks = _rank_columns(df, spec)
+    kept = df.where(F.col("reason").isNull()).select("id", *[expr.alias(name) for name, expr, _ in ranks])
+    members = comps.join(kept, "id")
+    return _apply(df, _survivors(members, [(name, asc) for name, _, asc in ranks]))
 
 
 # ---------------------------------------------------------------- keep policy
@@ -198,11 +214,10 @@ def _verify(cands: DataFrame, active: DataFrame, threshold: float, ngram: int) -
 
 # ---------------------------------------------------------------- 6. survivors, output
 
-def _survivors(comps: DataFrame, feats: DataFrame, ranks: list[tuple[str, bool]]) -> DataFrame:
-    """(id, dup_cluster, dup_cluster_size) for every document in a non-trivial component."""
+def _survivors(members: DataFrame, ranks: list[tuple[str, bool]]) -> DataFrame:
+    """(id, dup_cluster, dup_cluster_size) for every member (id, root, rank keys) of a cluster."""
     order = [F.col(name).asc() if ascending else F.col(name).desc() for name, ascending in ranks]
     order.append(F.col("id").asc())
-    members = comps.join(feats.select("id", *[name for name, _ in ranks]), "id")
     w_all = Window.partitionBy("root")
     return members.select(
         "id",

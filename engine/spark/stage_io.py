@@ -120,15 +120,23 @@ def _read_files(batches, folder: str, options):
                     yield batch
 
 
-def read_stage(spark, folder: str, files: list[dict], schema_json: str, options=None):
-    """The DataFrame of a stage written by `write_stage`: one task per file, in the listed order."""
+def read_stage(spark, folder: str, files: list[dict], schema_json: str, options=None, pack: bool = False):
+    """The DataFrame of a stage written by `write_stage`: one task per file, in the listed order; `pack`:
+    small files packed into tasks by size (engine.spark.annotate.file_tasks: deterministic for given files)."""
     from pyspark.sql.types import StructType
 
     schema = StructType.fromJson(json.loads(schema_json))
     if not files:
         return spark.createDataFrame([], schema)
     options = options if options is not None else storage.current()
-    names = [(f["file"],) for f in files]
-    listed = spark.sparkContext.parallelize(names, len(names)).toDF("file string")
+    names = [f["file"] for f in files]
+    if pack:
+        from engine.spark.annotate import file_tasks
+
+        tasks = file_tasks(names, spark.sparkContext.defaultParallelism, sizes={f["file"]: f["bytes"] for f in files})
+    else:
+        tasks = [[n] for n in names]
+    listed = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(n,) for n in group])
+              .toDF("file string"))
     run = functools.partial(_read_files, folder=folder, options=options)
     return listed.mapInArrow(run, schema)

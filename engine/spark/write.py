@@ -84,6 +84,38 @@ class _ShardWriter:
             self.file.__exit__(RuntimeError, err, None)
 
 
+def write_runs(batches, key_cols: list[str], data_cols: list[str], options, path_of) -> list[tuple]:
+    """mapInArrow helper: batches sorted by `key_cols`, each run of one key written whole as one shard at
+    `path_of(key)` (a key never spans tasks: the caller partitions by it). [(key, shard dict)] in order."""
+    storage.configure(options)
+    current, writer, done = None, None, []
+    try:
+        for b in batches:
+            t = pa.Table.from_batches([b])
+            keys = [t.column(c).to_numpy() for c in key_cols]
+            start = 0
+            while start < t.num_rows:          # split the sorted batch into runs of one key
+                key = tuple(int(k[start]) for k in keys)
+                end = start
+                while end < t.num_rows and all(k[end] == v for k, v in zip(keys, key)):
+                    end += 1
+                if key != current:
+                    if writer:
+                        done.append((current, writer.close()))
+                    current = key
+                    writer = _ShardWriter(path_of(key), t.slice(0, 1).select(data_cols).schema)
+                writer.add(t.slice(start, end - start).select(data_cols))
+                start = end
+        if writer:
+            done.append((current, writer.close()))
+            writer = None
+    except BaseException:
+        if writer:
+            writer.abort()        # an object store must not get a half shard under its final name
+        raise
+    return done
+
+
 def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shard") -> list[dict]:
     """Write `df` as `out_dir/<prefix>-NNNNN.parquet`; returns one dict per shard (file, rows, tokens, sha256).
 
@@ -101,33 +133,8 @@ def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shar
     data_cols = df.columns
 
     def write(batches):
-        storage.configure(options)
-        current, writer, done = None, None, []
-        try:
-            for b in batches:
-                t = pa.Table.from_batches([b])
-                shards = t.column("_shard").to_numpy()
-                start = 0
-                while start < len(shards):   # split the sorted batch into runs of one shard
-                    s = int(shards[start])
-                    end = start
-                    while end < len(shards) and shards[end] == s:
-                        end += 1
-                    if s != current:
-                        if writer:
-                            done.append(writer.close())
-                        current, writer = s, None
-                        piece = t.slice(0, 1).select(data_cols)
-                        writer = _ShardWriter(storage.join(out_dir, f"{prefix}-{s:05d}.parquet"), piece.schema)
-                    writer.add(t.slice(start, end - start).select(data_cols))
-                    start = end
-            if writer:
-                done.append(writer.close())
-                writer = None
-        except BaseException:
-            if writer:
-                writer.abort()        # an object store must not get a half shard under its final name
-            raise
+        done = [meta for _, meta in write_runs(batches, ["_shard"], data_cols, options,
+                                               lambda key: storage.join(out_dir, f"{prefix}-{key[0]:05d}.parquet"))]
         if done:
             yield pa.RecordBatch.from_pylist(done, schema=META_SCHEMA)
 

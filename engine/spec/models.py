@@ -161,6 +161,9 @@ class DedupSpec(Strict):
 
 class LimitsSpec(Strict):
     synthetic_max_share: float | None = Field(default=None, ge=0, le=1)
+    # per generator of synthetic data, on a sample (engine/diversity.py): a generator past one is refused
+    synthetic_min_distinct_4: float | None = Field(default=None, ge=0, le=1)   # distinct word 4-grams / 4-grams
+    synthetic_max_compression: float | None = Field(default=None, ge=1)       # raw / zstd-compressed bytes
 
 
 class OutputSpec(Strict):

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from engine import storage
 from engine.spec.path_lists import expand_source
-from engine.spec.remote_checks import remote_files, remote_input_problem
+from engine.spec.remote_checks import remote_files, remote_filter_file_problem, remote_input_problem
 from engine.storage import is_remote, is_uri
 from filters.registry import path_params
 
@@ -134,11 +134,16 @@ class ResolvedSource:
     use this list, so they cannot disagree about what was read."""
     source: object
     paths: tuple[str, ...]            # `source_files`: what the readers get (a file, or a site folder)
-    files: tuple[FileInfo, ...]       # every file under `paths` (a folder's content), for the stage key
+    files: tuple[FileInfo, ...]       # every file under `paths` (a folder's content), for the stage keys
+    groups: tuple[tuple[FileInfo, ...], ...] = ()   # per path of `paths`: the files under it
 
     @property
     def sizes(self) -> dict[str, int | None]:
         return {f.path: f.size for f in self.files}
+
+    def files_of(self) -> dict[str, tuple[FileInfo, ...]]:
+        """{path: the files under it} (a file: itself), as `resolve_source` grouped them."""
+        return dict(zip(self.paths, self.groups))
 
 
 def _stat(f: str) -> FileInfo:
@@ -155,10 +160,11 @@ def resolve_source(source) -> ResolvedSource:
     if remote:
         with ThreadPoolExecutor(16) as pool:   # one request per remote input: in parallel
             found = dict(zip(remote, pool.map(remote_files, remote)))
-    files = [f for p in paths for f in (found[p] if p in found else
-             [_stat(x) for x in ([p] if os.path.isfile(p) else
-                                 sorted(glob.glob(os.path.join(p, "**", "*"), recursive=True)))])]
-    return ResolvedSource(source, paths, tuple(files))
+    groups = [tuple(found[p]) if p in found else
+              tuple(_stat(x) for x in ([p] if os.path.isfile(p) else
+                                       sorted(glob.glob(os.path.join(p, "**", "*"), recursive=True))))
+              for p in paths]
+    return ResolvedSource(source, paths, tuple(f for g in groups for f in g), tuple(groups))
 
 
 def writable_problem(p: str, what: str, start: str) -> str | None:
@@ -379,8 +385,8 @@ def missing_files(spec) -> list[tuple]:
     for i, s in enumerate(spec.sources):
         for j, f in enumerate(s.filters):
             for name, x in filter_files(f):
-                msg = (uri_problem(x, "file") or f"file {x}: filter files are read on the driver and must be local "
-                       "paths (copy it next to the spec)") if is_uri(x) else None if glob.glob(x) else f"no such file: {x}"
+                msg = remote_filter_file_problem(x, f"{f.kind} file") if is_uri(x) else \
+                    None if glob.glob(x) else f"no such file: {x}"
                 problems += [(("sources", i, "filters", j, name), msg)] if msg else []
         listed = bool(getattr(s, "paths_file", None))
         checked = set()   # (scheme, bucket): one reachability request per store

@@ -1,5 +1,5 @@
 """The checks of a spec's paths that ask a remote store (engine.spec.paths uses them): a remote input's files,
-why a remote input pattern names nothing, and how inputs and outputs named by URIs overlap."""
+why a remote input pattern or filter file names nothing, and how inputs and outputs named by URIs overlap."""
 from __future__ import annotations
 
 from engine import storage
@@ -38,3 +38,17 @@ def remote_input_problem(p: str, listed: bool, checked: set) -> str | None:
         return f"input {storage.describe(e, p)}"
     return None if found else storage.reachable_problem(p, "input") or f"no such file: {p}"
 
+
+def remote_filter_file_problem(p: str, what: str) -> str | None:
+    """Why a filter's remote file (a model, a list, a benchmark glob) names nothing readable, as
+    `remote_input_problem` says it for an input: a pattern must match, a plain URI must be a file."""
+    from engine.spec.paths import uri_problem
+
+    msg = uri_problem(p, what)
+    if msg or storage.scheme(p) == "file":
+        return msg
+    try:
+        found = storage.glob(p) if storage.has_magic(p) else [p] if storage.isfile(p) else []
+    except OSError as e:
+        return f"{what} {storage.describe(e, p)}"
+    return None if found else storage.reachable_problem(p, what) or f"no such file: {p}"

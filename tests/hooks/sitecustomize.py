@@ -3,15 +3,19 @@
 On the subprocess's PYTHONPATH (tests.hooks.pause_env), Python imports this module at startup:
 - `TAMIS_TEST_PAUSE_BEFORE_VERIFY=<seconds>`: sleep before `engine.output.verify` / `verify_remote` (shards
   and manifest written, no `_SUCCESS`);
-- `TAMIS_TEST_PAUSE_BEFORE_COMMIT=<seconds>`: sleep before `engine.output.commit` (`_SUCCESS` written).
+- `TAMIS_TEST_PAUSE_BEFORE_COMMIT=<seconds>`: sleep before `engine.output.commit` (`_SUCCESS` written);
+- `TAMIS_TEST_PAUSE_BEFORE_PART=<seconds>`: sleep before each input file's part of the score stage
+  (`engine.spark.score._write_part`, in the Python workers), so a test can kill a run mid-stage.
 
 Every Python process with that PYTHONPATH runs it, Spark's Python workers included: it does nothing unless a
-pause is set, and patches engine.output only when that module is imported, which only the driver does.
+pause is set, and patches a module only when it is imported.
 """
 import os
 
-# variable -> the engine.output functions it delays (a local output's, then an object store's)
-PAUSES = {"TAMIS_TEST_PAUSE_BEFORE_VERIFY": ("verify", "verify_remote"), "TAMIS_TEST_PAUSE_BEFORE_COMMIT": ("commit",)}
+# variable -> (module, the functions it delays)
+PAUSES = {"TAMIS_TEST_PAUSE_BEFORE_VERIFY": ("engine.output", ("verify", "verify_remote")),
+          "TAMIS_TEST_PAUSE_BEFORE_COMMIT": ("engine.output", ("commit",)),
+          "TAMIS_TEST_PAUSE_BEFORE_PART": ("engine.spark.score", ("_write_part",))}
 
 
 def _paused(fn, seconds: float):
@@ -24,8 +28,8 @@ def _paused(fn, seconds: float):
 
 
 def _patch(module):
-    for var, names in PAUSES.items():
-        for name in names if os.environ.get(var) else ():
+    for var, (target, names) in PAUSES.items():
+        for name in names if os.environ.get(var) and target == module.__name__ else ():
             setattr(module, name, _paused(getattr(module, name), float(os.environ[var])))
 
 
@@ -34,11 +38,13 @@ def _install():
     import importlib.machinery
     import sys
 
+    targets = {target for var, (target, _) in PAUSES.items() if os.environ.get(var)}
+
     class PatchOutput(importlib.abc.MetaPathFinder):
-        """Finds engine.output like the next finders would, and patches it once it has run."""
+        """Finds the patched modules like the next finders would, and patches them once they have run."""
 
         def find_spec(self, name, path, target=None):
-            if name != "engine.output":
+            if name not in targets:
                 return None
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             if spec is None or spec.loader is None:
