@@ -19,6 +19,7 @@ import ast
 import functools
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from engine import storage
@@ -40,21 +41,57 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _project_file(module: str) -> Path | None:
+@functools.cache
+def _project_files(root: Path) -> dict[str, object]:
+    """{path relative to the project (posix): how to read it} of every file under engine/ and filters/: the
+    source tree, or the zip the code runs from (`tamis package`, shipped with spark-submit --py-files)."""
+    if root.is_file():                       # engine and filters imported from tamis.zip
+        import zipfile
+
+        with zipfile.ZipFile(root) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+        return {n: functools.partial(_zip_read, root, n) for n in names if n.startswith(("engine/", "filters/"))}
+    out = {}
+    for pkg in ("engine", "filters"):
+        for f in (root / pkg).rglob("*"):
+            if f.is_file() and "__pycache__" not in f.parts:
+                out[f.relative_to(root).as_posix()] = f.read_bytes
+    return out
+
+
+def _zip_read(root: Path, name: str) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(root) as z:
+        return z.read(name)
+
+
+def _read(rel: str) -> bytes:
+    return _project_files(ROOT)[rel]()
+
+
+def _matches(rel: str, pattern: str) -> bool:
+    """`pattern` as Path.glob reads it: `**/` any folders (none included), `*` within one name."""
+    rx = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*")
+    return re.fullmatch(rx, rel) is not None
+
+
+def _project_file(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] not in ("engine", "filters"):
         return None
-    for candidate in (ROOT.joinpath(*parts).with_suffix(".py"), ROOT.joinpath(*parts, "__init__.py")):
-        if candidate.is_file():
+    files = _project_files(ROOT)
+    for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py"):
+        if candidate in files:
             return candidate
     return None
 
 
 @functools.cache
-def _imports(path: Path) -> tuple[Path, ...]:
-    """The project modules `path` imports (anywhere in it, lazy imports included)."""
+def _imports(rel: str) -> tuple[str, ...]:
+    """The project modules `rel` imports (anywhere in it, lazy imports included)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in ast.walk(ast.parse(_read(rel))):
         names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
@@ -64,37 +101,38 @@ def _imports(path: Path) -> tuple[Path, ...]:
     return tuple(sorted(found))
 
 
-def module_closure(files) -> list[Path]:
-    """`files` and every project module they import, transitively."""
-    seen, todo = set(), [Path(f) for f in files]
+def module_closure(files) -> list[str]:
+    """`files` (paths relative to the project) and every project module they import, transitively."""
+    seen, todo = set(), list(files)
     while todo:
         f = todo.pop()
         if f in seen:
             continue
         seen.add(f)
-        if f.suffix == ".py":
+        if f.endswith(".py"):
             todo.extend(_imports(f))
     return sorted(seen)
 
 
 def _fingerprint(files) -> str:
     h = hashlib.sha256()
-    for p in sorted(set(files)):
-        if p.is_file() and p.suffix != ".pyc":
-            h.update(str(p.relative_to(ROOT)).encode() + b"\0" + p.read_bytes())
+    for rel in sorted(set(files)):
+        if not rel.endswith(".pyc"):
+            h.update(rel.encode() + b"\0" + _read(rel))
     return h.hexdigest()[:16]
 
 
 def code_fingerprint(patterns=SCORE_CODE, modules=()) -> str:
     """A hash of the code (and data files) matched by `patterns`, plus `modules` and what they import."""
-    files = {f for pattern in patterns for f in ROOT.glob(pattern)}
+    files = {rel for rel in _project_files(ROOT) for pattern in patterns if _matches(rel, pattern)}
     return _fingerprint(files | set(module_closure(modules)))
 
 
-def filter_modules(filters) -> list[Path]:
+def filter_modules(filters) -> list[str]:
+    """The modules (paths relative to the project) that define `filters`' classes."""
     import inspect
 
-    return sorted({Path(inspect.getsourcefile(type(f))) for f in filters})
+    return sorted({Path(inspect.getsourcefile(type(f))).relative_to(ROOT).as_posix() for f in filters})
 
 
 def mix_only_fields() -> set[str]:

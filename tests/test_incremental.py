@@ -111,8 +111,8 @@ def test_score_keys_follow_the_filters_code_and_input_files(tmp_path, monkeypatc
     spec = _spec(tmp_path, "k", tmp_path / "out", tmp_path / "work")
     a, b = spec.sources
     monkeypatch.setattr(keys, "ROOT", copy)
-    monkeypatch.setattr(keys, "filter_modules",
-                        lambda filters: [copy / "filters" / Path(p).name for p in _real_modules(filters)])
+    monkeypatch.setattr(keys, "filter_modules",       # the copy's modules: the same paths under the copy
+                        lambda filters: [Path(p).relative_to(root).as_posix() for p in _real_modules(filters)])
     keys._imports.cache_clear()
     base = score_key(spec, a), score_key(spec, b)
     gopher = copy / "filters" / "gopher.py"                 # used by a (gopher_repetition) and b (gopher_quality)
