@@ -67,7 +67,9 @@ def _zip_read(root: Path, name: str) -> bytes:
 
 
 def _read(rel: str) -> bytes:
-    return _project_files(ROOT)[rel]()
+    """A project file; a filter module outside engine/ and filters/ (a test's, a plugin's) from disk."""
+    files = _project_files(ROOT)
+    return files[rel]() if rel in files else (ROOT / rel).read_bytes()
 
 
 def _matches(rel: str, pattern: str) -> bool:
@@ -132,7 +134,10 @@ def filter_modules(filters) -> list[str]:
     """The modules (paths relative to the project) that define `filters`' classes."""
     import inspect
 
-    return sorted({Path(inspect.getsourcefile(type(f))).relative_to(ROOT).as_posix() for f in filters})
+    def rel(p: Path) -> str:
+        return p.relative_to(ROOT).as_posix() if p.is_relative_to(ROOT) else p.as_posix()
+
+    return sorted({rel(Path(inspect.getsourcefile(type(f)))) for f in filters})
 
 
 def mix_only_fields() -> set[str]:

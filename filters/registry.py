@@ -62,8 +62,9 @@ def filter_kinds() -> dict[str, type[Filter]]:
 
 
 def path_params(kind: str) -> tuple[str, ...]:
-    """The parameters of filter `kind` that name files."""
-    return REGISTRY[kind].path_params
+    """The parameters of filter `kind` that name files (none for a filter class outside the registry, such as
+    one a test adds to a chain)."""
+    return REGISTRY[kind].path_params if kind in REGISTRY else ()
 
 
 def signal_prefixes() -> tuple[str, ...]:

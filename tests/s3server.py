@@ -107,8 +107,9 @@ def start(folder: Path, timeout: float = 60, s3_port: int | None = None) -> S3Se
            f"-filer.port.grpc={ports['filerg']}",
            # nothing leaves the machine, no side servers on fixed ports, buckets only when created (as on AWS)
            "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.autoCreateBucket=false",
-           # many small volumes: every bucket is a collection that needs volumes of its own
-           "-volume.max=200", "-master.volumeSizeLimitMB=64"]
+           # many small volumes: every bucket is a collection that grows 7 volumes of its own, and a session
+           # creates well over 28 buckets (200 slots ran out: "Not enough data nodes found", then S3 500s)
+           "-volume.max=1000", "-master.volumeSizeLimitMB=64"]
     log = open(folder / "weed.log", "wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
     server = S3Server(f"http://127.0.0.1:{ports['s3']}", proc, folder)
