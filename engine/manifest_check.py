@@ -142,6 +142,22 @@ def read_manifest(folder: str) -> dict:
     return manifest
 
 
+class NotCommitted(Exception):
+    """An output folder without `_SUCCESS` (one line)."""
+
+
+def committed_manifest(folder: str, checksums: bool | str = True) -> dict:
+    """The manifest of the committed output at `folder`, its files checked against it: NotCommitted without
+    `_SUCCESS`, ManifestMismatch when the files differ. What every reader of an output (audit, export)
+    checks first."""
+    if not storage.exists(storage.join(folder, "_SUCCESS")):
+        raise NotCommitted(f"not a committed output: no _SUCCESS in {folder} (a run that did not finish, or "
+                           "one still writing; rerun it)")
+    manifest = read_manifest(folder)
+    check_output_files(folder, manifest, checksums)
+    return manifest
+
+
 def check_output_files(folder: str, manifest: dict | None = None, checksums: bool | str = True):
     """Raise ManifestMismatch (one line: the first problem and how many more) unless the files match.
 

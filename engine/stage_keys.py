@@ -73,9 +73,10 @@ def _read(rel: str) -> bytes:
 
 
 def _matches(rel: str, pattern: str) -> bool:
-    """`pattern` as Path.glob reads it: `**/` any folders (none included), `*` within one name."""
-    rx = re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*")
-    return re.fullmatch(rx, rel) is not None
+    """`pattern` as Path.glob reads it (`**/`: any folders, none included; `*`: within one name)."""
+    from fsspec.utils import glob_translate
+
+    return re.fullmatch(glob_translate(pattern), rel) is not None
 
 
 def _project_file(module: str) -> str | None:

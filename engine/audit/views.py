@@ -100,16 +100,14 @@ def open_output(path: str | os.PathLike, checksums: bool | str = True) -> duckdb
 def _open_remote(path: str, checksums: bool | str) -> duckdb.DuckDBPyConnection:
     """A committed remote output: `_SUCCESS`, then the manifest checked, then DuckDB over pyarrow datasets of
     exactly the listed files (read by ranges through the storage filesystem: nothing downloaded whole)."""
-    from engine.manifest_check import ManifestMismatch, check_output_files, listed_files, read_manifest
+    from engine.manifest_check import ManifestMismatch, NotCommitted, committed_manifest, listed_files
 
     try:
-        if not storage.exists(storage.join(path, "_SUCCESS")):
-            if not storage.listdir(path):
-                raise AuditError(f"not a tamis output (nothing under it): {path}")
-            raise AuditError(f"not a committed output: no _SUCCESS in {path} (a run that did not finish, or "
-                             "one still writing; rerun it)")
-        manifest = read_manifest(path)
-        check_output_files(path, manifest, checksums=checksums)
+        manifest = committed_manifest(path, checksums=checksums)
+    except NotCommitted as e:
+        if not storage.listdir(path):
+            raise AuditError(f"not a tamis output (nothing under it): {path}") from None
+        raise AuditError(str(e)) from None
     except ManifestMismatch as e:
         raise AuditError(f"refusing to audit: {e}") from None
     except OSError as e:

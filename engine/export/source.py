@@ -19,16 +19,14 @@ from engine.export.shard import first_batch_problem
 
 def committed_manifest(output: str) -> dict:
     """The manifest of the committed output at `output` (a folder or a URI)."""
-    from engine.manifest_check import ManifestMismatch, check_output_files, read_manifest
+    from engine.manifest_check import ManifestMismatch, NotCommitted, committed_manifest as checked
 
     try:
         if not storage.isdir(output):
             raise ExportError(f"not a tamis output (no such folder): {output}")
-        if not storage.exists(storage.join(output, "_SUCCESS")):
-            raise ExportError(f"not a committed output: no _SUCCESS in {output} (a run that did not finish, or "
-                              "one still writing)")
-        manifest = read_manifest(output)
-        check_output_files(output, manifest, checksums=False)
+        manifest = checked(output, checksums=False)
+    except NotCommitted as e:
+        raise ExportError(str(e)) from None
     except ManifestMismatch as e:
         raise ExportError(f"refusing to export: {e}") from None
     except OSError as e:

@@ -130,7 +130,7 @@ class FileInfo:
 
 @dataclass(frozen=True)
 class ResolvedSource:
-    """A source with its inputs listed once per run: the stage key, the annotate tasks and the manifest all
+    """A source with its inputs listed once per run: the stage keys, the score tasks and the manifest all
     use this list, so they cannot disagree about what was read."""
     source: object
     paths: tuple[str, ...]            # `source_files`: what the readers get (a file, or a site folder)
