@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from engine.diversity import HIGHER_IS_DIVERSE, less_diverse, metrics  # noqa: E402
 from tests.diversity_sets import human_sets, synthetic_sets  # noqa: E402
 
-COLUMNS = ["compression_ratio", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "self_similarity",
+COLUMNS = ["compression_ratio", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "self_repetition",
            "vendi", "vendi_share"]
 
 
@@ -42,12 +42,12 @@ def main() -> dict:
     human, synthetic, cpu = measure()
     arrows = {m: "^" if HIGHER_IS_DIVERSE.get(m, True) else "v" for m in COLUMNS}
     print("diversity per set (^ higher = more diverse, v lower = more diverse)")
-    print(f"{'set':22s} {'docs':>5s} {'pass.':>5s} " + " ".join(f"{c[:12] + arrows[c]:>14s}" for c in COLUMNS)
+    print(f"{'set':22s} {'docs':>5s} {'pass.':>5s} " + " ".join(f"{c[:15] + arrows[c]:>16s}" for c in COLUMNS)
           + f" {'cpu s':>6s}")
     for name, m in {**human, **synthetic}.items():
         kind = "human" if name in human else "synthetic"
         print(f"{kind[0]}:{name:20s} {m['sample_docs']:5d} {m['passages']:5d} "
-              + " ".join(f"{m[c]:14.4f}" if m[c] is not None else f"{'-':>14s}" for c in COLUMNS)
+              + " ".join(f"{m[c]:16.4f}" if m[c] is not None else f"{'-':>16s}" for c in COLUMNS)
               + f" {cpu[name]:6.2f}")
     print()
     ok = True

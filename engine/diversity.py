@@ -17,7 +17,7 @@ what it has (`passages` says how much). Formatting does not count: text is compa
 | `compression_ratio` | bytes / zstd (level 19) bytes of the passages joined, first COMPRESS_BYTES | low |
 | `distinct_1`..`distinct_4` | distinct word n-grams / all word n-grams within passages (Li et al. 2016) | high |
 | `near_dup_rate` | share of documents in a near-duplicate cluster of 2+ (the MinHash stage's clusters) | low |
-| `self_similarity` | mean Jaccard of word 5-gram sets of SELF_SIM_PAIRS random pairs of passages of two documents | low |
+| `self_repetition` | share of the passages' distinct word 4-grams that also occur in another document's passage (the self-repetition score of Salkar et al. 2022, one of Shaib et al.'s) | low |
 | `vendi` | exp(entropy of the eigenvalues of K/n), K the cosine kernel of hashed word 1-3-gram counts of the first VENDI_DOCS passages (n of them): the effective number of distinct passages | high |
 | `vendi_share` | vendi / n: comparable between groups of different n (limits and rankings use it) | high |
 
@@ -25,7 +25,6 @@ Pure Python and numpy: no Spark, no model, nothing downloaded.
 """
 from __future__ import annotations
 
-import random
 import re
 import zlib
 from collections import Counter
@@ -36,11 +35,11 @@ PASSAGE_WORDS = 100
 PER_DOC = 4
 MAX_PASSAGES = 500
 COMPRESS_BYTES = 100_000
-SELF_SIM_PAIRS = 20_000
+SELF_REP_N = 4
 VENDI_DOCS = 500
 VENDI_DIM = 1 << 16            # hashed n-gram features
 HIGHER_IS_DIVERSE = {"compression_ratio": False, "distinct_1": True, "distinct_2": True, "distinct_3": True,
-                     "distinct_4": True, "near_dup_rate": False, "self_similarity": False, "vendi_share": True}
+                     "distinct_4": True, "near_dup_rate": False, "self_repetition": False, "vendi_share": True}
 
 _WORD = re.compile(r"\w+")
 
@@ -80,21 +79,23 @@ def distinct_n(ps: list[list[str]], n: int) -> float | None:
     return round(len(set(grams)) / len(grams), 6) if grams else None
 
 
-def self_similarity(ps: list[list[str]], doc: list[int], pairs: int = SELF_SIM_PAIRS, n: int = 5,
-                    seed: int = 0) -> float | None:
-    """Mean Jaccard of word n-gram sets over `pairs` random pairs of passages from two documents."""
-    sets = [set(_grams(p, n)) or {tuple(p)} for p in ps]
+def self_repetition(ps: list[list[str]], doc: list[int], n: int = SELF_REP_N) -> float | None:
+    """Distinct n-grams of each passage that some passage of another document also has, over all of them.
+    A generator reuses its favourite phrasings across documents; human documents share few 4-grams. A whole-
+    sample count, not random pairs: pairs of 100-word passages almost never share an n-gram, so a pair
+    sample measures noise (it tied the demo's Markov text with its training text)."""
     if len(set(doc)) < 2:
         return None
-    rng = random.Random(seed)
-    total, done = 0.0, 0
-    while done < pairs:
-        a, b = rng.randrange(len(ps)), rng.randrange(len(ps))
-        if doc[a] == doc[b]:
-            continue
-        total += len(sets[a] & sets[b]) / len(sets[a] | sets[b])
-        done += 1
-    return round(total / pairs, 8)
+    first_doc: dict = {}
+    shared: set = set()
+    sets = [set(_grams(p, n)) for p in ps]
+    for grams, d in zip(sets, doc):
+        for g in grams:
+            seen = first_doc.setdefault(g, d)
+            if seen != d:
+                shared.add(g)
+    total = sum(len(g) for g in sets)
+    return round(sum(len(g & shared) for g in sets) / total, 6) if total else None
 
 
 def vendi(ps: list[list[str]], max_docs: int = VENDI_DOCS, dim: int = VENDI_DIM) -> float | None:
@@ -119,7 +120,7 @@ def vendi(ps: list[list[str]], max_docs: int = VENDI_DOCS, dim: int = VENDI_DIM)
     return round(float(np.exp(-(lam * np.log(lam)).sum())), 6)
 
 
-def metrics(texts: list[str], seed: int = 0) -> dict:
+def metrics(texts: list[str]) -> dict:
     """Every text metric of the module on one sample (documents in sample order); near_dup_rate comes from
     the dedup stage, not from here."""
     ps, doc = passages(texts)
@@ -127,7 +128,7 @@ def metrics(texts: list[str], seed: int = 0) -> dict:
         "sample_docs": len(texts), "passages": len(ps),
         "compression_ratio": compression_ratio(ps),
         **{f"distinct_{n}": distinct_n(ps, n) for n in (1, 2, 3, 4)},
-        "self_similarity": self_similarity(ps, doc, seed=seed),
+        "self_repetition": self_repetition(ps, doc),
         "vendi": (v := vendi(ps)),
         "vendi_share": None if v is None else round(v / min(len(ps), VENDI_DOCS), 6),
     }

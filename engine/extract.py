@@ -231,8 +231,10 @@ def resiliparse_text(html: str) -> str | None:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
+    # comments and post metadata off: they are boilerplate to a pretraining corpus (trafilatura's call drops
+    # comments too), and the timeout/large-page fallback goes through here as well
     return extract_plain_text(HTMLTree.parse(html), main_content=True, preserve_formatting=True,
-                              list_bullets=False, alt_texts=False)
+                              list_bullets=False, alt_texts=False, comments=False, post_meta=False)
 
 
 WARM_UP_PAGE = ("<html><head><title>t</title></head><body><article><h1>Title</h1><p>"

@@ -126,6 +126,24 @@ def n_rej(out: Path) -> int:
 # ------------------------------------------------------------------------------------------ synthetic tests (no JVM)
 
 
+def test_mix_counts_shard_tokens_per_group_of_a_grouped_source(tmp_path):
+    """A source with `group_by: lang` has one leaf per language: each leaf's shard tokens are that language's
+    tokens in the shards, not the whole source's (the manifest names the column)."""
+    out = _synthetic(tmp_path / "out")
+    m = json.loads((out / "manifest.json").read_text())
+    per_lang = {r[0]: r[1] for r in duckdb.sql(f"select coalesce(lang, '(null)'), sum(n_tokens) from "
+                                               f"'{out}/*.parquet' where source = 'web' group by 1").fetchall()}
+    assert len(per_lang) >= 3
+    web = next(l for l in m["leaves"] if l["source"] == "web")
+    m["leaves"] = [l for l in m["leaves"] if l["source"] != "web"] + [
+        {**web, "group": g, "group_by": "lang", "realized_tokens": t} for g, t in sorted(per_lang.items())]
+    (out / "manifest.json").write_text(json.dumps(m))
+    con = audit.open_output(out)
+    got = {(l["source"], l["group"]): l["shard_tokens"] for l in audit.queries.mix(con)}
+    assert got == {("code", None): m["sources"]["code"]["tokens_written"],
+                   **{("web", g): t for g, t in per_lang.items()}}
+
+
 def test_synthetic_numbers(synth):
     res, raw = _check_common(synth)
     shards, rej = f"'{synth}/*.parquet'", f"'{synth}/rejects/*.parquet'"

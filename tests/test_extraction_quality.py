@@ -98,3 +98,18 @@ def test_reader_text_is_the_extractor_text(pages):
     for _, rid, html in pages[:25]:
         row = rows[stable_id("html", rid)]
         assert row["text"] == extract(html, DEFAULT_EXTRACTOR, timeout=60)
+
+
+def test_resiliparse_leaves_out_comments_also_as_the_timeout_fallback(monkeypatch):
+    """`extractor: resiliparse` and the fallback a slow page takes drop the comment section (issue 19)."""
+    import engine.extract as ex
+
+    page = ("<html><body><article><h1>Title</h1><p>" + "The article's own text, long enough to count. " * 6
+            + "</p></article><section id='comments' class='comments'><h3>3 comments</h3><div class='comment'>"
+            "<p>Great article, thanks for sharing this with everyone here!</p></div></section></body></html>")
+    assert "article's own text" in ex.extract(page, "resiliparse")
+    assert "Great article" not in ex.extract(page, "resiliparse")
+    monkeypatch.setattr(ex, "NO_TIMER_MAX_CHARS", 10)          # as if the page were huge: straight to resiliparse
+    monkeypatch.setattr(ex, "_usable_timer", lambda seconds: None)
+    got = ex.extract_detailed(page, "trafilatura")
+    assert got.note == "large->resiliparse" and "Great article" not in got.text and "own text" in got.text

@@ -153,10 +153,10 @@ def _lang(source: str, lang: str, docs: int, doubt: float, precision: float) -> 
             "lang_score_median": 0.9, "lang_score_std": 0.05, "auto_threshold": 0.85}
 
 
-def _div(compression: float, distinct_4: float, vendi_share: float, self_similarity: float) -> dict:
+def _div(compression: float, distinct_4: float, vendi_share: float, self_repetition: float) -> dict:
     return {"near_dup_rate": 0.0, "sample_docs": 3, "passages": 3, "compression_ratio": compression,
             "distinct_1": 0.5, "distinct_2": 0.6, "distinct_3": 0.7, "distinct_4": distinct_4,
-            "self_similarity": self_similarity, "vendi": vendi_share * 3, "vendi_share": vendi_share}
+            "self_repetition": self_repetition, "vendi": vendi_share * 3, "vendi_share": vendi_share}
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +235,7 @@ def test_synthetic_and_thresholds(report_out):
     assert [h["name"] for h in res["synthetic"]["human_sources"]] == ["human-written (web)"]
     assert res["synthetic"]["metrics"][:2] == ["compression_ratio", "distinct_1"]
     worse = res["synthetic"]["worse"]
-    assert all(worse.get(("synth / gen-a", m)) for m in ("compression_ratio", "distinct_4", "vendi_share", "self_similarity"))
+    assert all(worse.get(("synth / gen-a", m)) for m in ("compression_ratio", "distinct_4", "vendi_share", "self_repetition"))
     assert not any(k[0] == "synth / gen-b" for k in worse)
     th = res["thresholds"]
     assert [(t["param"], t["value"], t["sources"]) for t in th["gopher_n_words"]] == [

@@ -28,6 +28,7 @@ from engine.audit.languages import lang_overview, lang_samples  # noqa: F401 - r
 from engine.audit.views import (  # noqa: F401 - AuditError, open_output: the audit's entry points, re-exported
     AuditError, _ident, _is_numeric, _lit, _share, _unique, columns, lang_expr, manifest_dict, missing, open_output,
     register, rows, scalar)
+from engine.plan.budgets import NULL_GROUP
 from filters.registry import signal_families, signal_prefixes
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -81,16 +82,31 @@ def mix(con) -> list[dict]:
                    "realized_tokens": t, "realized_docs": None, "epochs": None} for s, t in sorted(shard.items())]
     realized_total = sum(l["realized_tokens"] or 0 for l in leaves)
     requested_total = sum(l["requested_tokens"] or 0 for l in leaves)
-    n_per_source: dict[str, int] = {}
-    for l in leaves:
-        n_per_source[l["source"]] = n_per_source.get(l["source"], 0) + 1
+    grouped = _group_tokens(con, leaves)
     for l in leaves:
         l["leaf"] = l["source"] if l["group"] is None else f"{l['source']}/{l['group']}"
         l["realized_share"] = _share(l["realized_tokens"] or 0, realized_total)
         l["requested_share"] = _share(l["requested_tokens"], requested_total) if l["requested_tokens"] is not None else None
-        # per-source shard tokens only when the leaf is the whole source
-        l["shard_tokens"] = shard.get(l["source"], 0) if n_per_source[l["source"]] == 1 else None
+        l["shard_tokens"] = (shard.get(l["source"], 0) if l["group"] is None
+                             else grouped.get((l["source"], l["group"]), 0) if l.get("group_by") else None)
     return leaves
+
+
+def leaf_tokens_sql(source: str, group_by: str) -> str:
+    """Tokens in the shards per group of one grouped source, the group as the sampler names it (the
+    column's value as text, NULL_GROUP for null). Also the notebook's query."""
+    return (f"SELECT coalesce(CAST({_ident(group_by)} AS VARCHAR), {_lit(NULL_GROUP)}) AS grp, "
+            f"coalesce(sum(n_tokens), 0)::BIGINT AS tokens FROM docs WHERE source = {_lit(source)} GROUP BY 1")
+
+
+def _group_tokens(con, leaves: list[dict]) -> dict:
+    """(source, group) -> tokens in the shards, for grouped leaves whose manifest names the column (manifests
+    written before `group_by` was recorded have no per-group figure)."""
+    out = {}
+    for source, group_by in {(l["source"], l.get("group_by")) for l in leaves if l.get("group_by")}:
+        if group_by in columns(con, "docs"):
+            out.update({(source, r["grp"]): r["tokens"] for r in rows(con, leaf_tokens_sql(source, group_by))})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- drops

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from engine.audit.views import _share, columns, manifest_json, rows
 
-# metric -> True when higher means more diverse (compression ratio, duplicates and self-similarity rise
+# metric -> True when higher means more diverse (compression ratio, duplicates and self-repetition rise
 # as text collapses onto its mode; distinct-n and Vendi fall), as engine/diversity.py defines them
 DIRECTION = {"compression_ratio": False, "distinct_1": True, "distinct_2": True, "distinct_3": True,
-             "distinct_4": True, "near_dup_rate": False, "self_similarity": False, "vendi": True,
+             "distinct_4": True, "near_dup_rate": False, "self_repetition": False, "vendi": True,
              "vendi_share": True}
 _BASELINE = {"human", "baseline", "human_baseline", "humans", "human_sources"}
 _STRUCTURE = {"sources", "generators", "by_generator", "per_generator", "entries", "metrics", "synthetic", "langs",

@@ -192,7 +192,7 @@ def _manifest_views(con, raw: str):
         SELECT s.key AS source, d.key AS reason, (d.value)::BIGINT AS docs
         FROM {raw} m, json_each(m.j->'sources') s, json_each(s.value->'docs_dropped') d ORDER BY s.id, d.id""")
     con.execute(f"""CREATE OR REPLACE VIEW manifest_leaves AS
-        SELECT l.value->>'source' AS source, l.value->>'group' AS "group",
+        SELECT l.value->>'source' AS source, l.value->>'group' AS "group", l.value->>'group_by' AS group_by,
                (l.value->>'available_tokens')::BIGINT AS available_tokens,
                (l.value->>'requested_tokens')::BIGINT AS requested_tokens,
                (l.value->>'realized_tokens')::BIGINT AS realized_tokens,

@@ -75,6 +75,7 @@ class Leaf:
     problem: str | None = None        # why this leaf is infeasible
     expected_tokens: int | None = None   # what the sampler will realize (set from its cuts by `tamis plan`)
     expected_docs: int | None = None
+    group_by: str | None = None          # the column whose value `group` is (grouped sources)
 
     @property
     def label(self) -> str:
@@ -195,7 +196,8 @@ def _source_leaves(s, by_leaf: dict[tuple, dict]) -> list[Leaf]:
         leaves.append(Leaf(s.name, g, int(a.get("tokens") or 0), int(a.get("docs") or 0), None,
                            max_epochs=s.max_epochs,
                            synthetic_available_tokens=int(a.get("synthetic_tokens") or 0),
-                           synthetic_available_docs=int(a.get("synthetic_docs") or 0)))
+                           synthetic_available_docs=int(a.get("synthetic_docs") or 0),
+                           group_by=s.group_by if g is not None else None))
     return leaves
 
 

@@ -41,7 +41,7 @@ def build_manifest(spec, *, files: dict[str, int], counts, skips: dict, plan, re
     diversity: what engine.spark.diversity.diversity returns: `languages` (per source and language: docs,
     tokens, lang_doubt rate, estimated label precision, lang_score median/std and the FineWeb-2 threshold
     they give) and `synthetic_diversity` (per generator and per human source: compression ratio, distinct-n,
-    near-duplicate rate, self-similarity, Vendi; see engine/diversity.py). Both keys are always written
+    near-duplicate rate, self-repetition, Vendi; see engine/diversity.py). Both keys are always written
     (empty when not computed).
     """
     per_source = {s.name: _source_entry(s, files.get(s.name, 0), counts, skips, realized,
@@ -121,7 +121,8 @@ def leaves_entry(plan, realized: list[dict]) -> list[dict]:
     out = []
     for l in plan.leaves:
         rows = [r for r in realized if r["source"] == l.source and r.get("group") == l.group]
-        out.append({"source": l.source, "group": l.group, "available_tokens": l.available_tokens,
+        out.append({"source": l.source, "group": l.group, "group_by": l.group_by,
+                    "available_tokens": l.available_tokens,
                     "available_docs": l.available_docs, "requested_tokens": l.requested_tokens,
                     "realized_tokens": sum(r["tokens"] or 0 for r in rows),
                     "realized_docs": sum(r["docs"] for r in rows), "epochs": round(l.epochs, 6),

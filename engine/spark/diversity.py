@@ -92,7 +92,7 @@ def synthetic_diversity(df, spec) -> dict:
         source, generator, lg = key
         entry = {"source": source, "generator": generator, "lang": lg, "docs": groups[key]["docs"],
                  "near_dup_rate": groups[key]["near_dup_rate"],
-                 **metrics.metrics(samples.get(key, []), seed=spec.seed)}
+                 **metrics.metrics(samples.get(key, []))}
         (gens if generator is not None else humans).append(entry)
     for e in humans:
         del e["generator"], e["lang"]
@@ -103,7 +103,7 @@ def synthetic_diversity(df, spec) -> dict:
         rates = [(h["near_dup_rate"], h["docs"]) for h in humans if h["near_dup_rate"] is not None]
         human = {"sources": [h["source"] for h in humans], "docs": docs,
                  "near_dup_rate": round(sum(r * n for r, n in rates) / sum(n for _, n in rates), 6) if rates else None,
-                 **metrics.metrics(pooled, seed=spec.seed)}
+                 **metrics.metrics(pooled)}
     for g in gens:
         g["less_diverse_than_human"] = metrics.less_diverse(g, human) if human else {}
     return {"generators": gens, "human": human, "human_sources": humans}
