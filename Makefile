@@ -6,7 +6,7 @@ STAMP := $(VENV)/.tamis-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml setup.py scripts/setup.sh engine/native/_fastextract.pyx $(wildcard engine/native/*.pxi)
 	bash scripts/setup.sh
 
 demo: setup

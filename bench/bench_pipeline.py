@@ -42,6 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.extract import DEFAULT_EXTRACTOR  # noqa: E402
+
 from common import (PY, ROOT, SHARED, WARC_FILES, TreeMonitor, _new_id, print_table, ratio,  # noqa: E402
                     replicated_inputs, run_json, write_json)
 
@@ -62,7 +64,7 @@ def inputs(copies: int) -> Path:
     return d
 
 
-def spec_dict(inputs_dir: Path, out: Path, extractor: str = "trafilatura") -> dict:
+def spec_dict(inputs_dir: Path, out: Path, extractor: str = DEFAULT_EXTRACTOR) -> dict:
     return {
         "name": "bench-web", "seed": 17, "tokenizer": "cl100k_base",
         "output": {"path": str(out), "keep_rejects": True},
@@ -151,7 +153,7 @@ def tamis_child(args) -> None:
     })
 
 
-def run_tamis(inputs_dir: Path, master: str, tag: str, extractor: str = "trafilatura", timeout: float = 900,
+def run_tamis(inputs_dir: Path, master: str, tag: str, extractor: str = DEFAULT_EXTRACTOR, timeout: float = 900,
               py_spy: bool = False, conf: list[str] | None = None) -> dict:
     work = WORK / f"tamis-{tag}"
     out = WORK / f"tamis-{tag}.json"
@@ -377,7 +379,7 @@ def agreement(t_path: str, d_path: str, copies: int) -> dict:
 
 # ---------------------------------------------------------------- profile (outside Spark)
 
-def profile(copies: int = 8, extractor: str = "trafilatura", top: int = 20) -> dict:
+def profile(copies: int = 8, extractor: str = DEFAULT_EXTRACTOR, top: int = 20) -> dict:
     """Where a Spark task's Python time goes: `read_and_annotate` over the pipeline's input files, in one
     process as a reused Spark worker runs them (models and memos load once, on the first file).
 
@@ -499,7 +501,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=8)
     ap.add_argument("--master", default="local[1]")
-    ap.add_argument("--extractor", default="trafilatura")
+    ap.add_argument("--extractor", default=DEFAULT_EXTRACTOR)
     ap.add_argument("--no-datatrove", action="store_true")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
@@ -510,7 +512,10 @@ def main(argv=None):
     res["tamis"] = run_tamis(d, args.master, f"x{args.copies}-{args.master.replace('[', '').replace(']', '')}",
                              args.extractor)
     if not args.no_datatrove:
-        res["datatrove"] = run_datatrove(d, f"x{args.copies}-{args.extractor}", extractor=args.extractor)
+        # datatrove's counterpart of tamis' extractor: its Trafilatura for native and trafilatura (native is
+        # trafilatura's rules, compiled), tamis' own resiliparse call for resiliparse
+        dt_extractor = "resiliparse" if args.extractor == "resiliparse" else "trafilatura"
+        res["datatrove"] = run_datatrove(d, f"x{args.copies}-{dt_extractor}", extractor=dt_extractor)
         if "error" not in res["tamis"] and "error" not in res["datatrove"]:
             res["agreement"] = agreement(res["tamis"]["decisions"], res["datatrove"]["decisions"], args.copies)
             res["compare"] = compare(res["tamis"], res["datatrove"])
@@ -557,7 +562,7 @@ if __name__ == "__main__":
         ap.add_argument("--work", required=True)
         ap.add_argument("--json", required=True)
         ap.add_argument("--master", default="local[1]")
-        ap.add_argument("--extractor", default="trafilatura")
+        ap.add_argument("--extractor", default=DEFAULT_EXTRACTOR)
         ap.add_argument("--conf", action="append", help="extra Spark conf k=v (the spec's `spark:`)")
         ap.add_argument("--py-spy", action="store_true", help="sample Spark's Python workers with py-spy")
         tamis_child(ap.parse_args())

@@ -23,7 +23,7 @@ from engine.plan.manifest import build_manifest, with_datasheet
 from engine.spec import MixSpec
 from engine.spec.paths import resolve_source
 from engine.stage_keys import dedup_key
-from engine.stages import StageLog, note, stage, work_dir
+from engine.stages import StageLog, committed, note, stage, work_dir
 
 
 def resolve_inputs(spec: MixSpec) -> dict:
@@ -68,7 +68,7 @@ def prepare(spark, spec: MixSpec, say=lambda *_: None, inputs: dict | None = Non
     if clusters is not None:
         from engine.spark.dedup import apply_dedup
 
-        df = apply_dedup(df, clusters, spec.dedup)
+        df = apply_dedup(df, clusters, spec.dedup, members=(committed(path) or {}).get("rows"))
     log["decide"] = False
     return df.persist(), log, work
 
@@ -159,14 +159,15 @@ def _mix_and_write(spec: MixSpec, df, counts, tmp: str, say):
     say("mix", "sampling documents by hash(seed, id)")
     mixed = apply_mix(kept, spec, plan).drop("reason", "reasons")
     say("write", "writing shards")
-    n_shards = shard_count(int(text_bytes(counts, kept=True) * plan.expected_ratio), spec.output.shard_mb)
-    shards = write_shards(mixed, tmp, spec.seed, n_shards)
+    expected = int(text_bytes(counts, kept=True) * plan.expected_ratio)
+    shards = write_shards(mixed, tmp, spec.seed, shard_count(expected, spec.output.shard_mb), text_bytes=expected)
     realized = realized_tokens(mixed, spec)   # per leaf: docs, tokens, synthetic tokens, max epoch
     aggregates = datasheet_aggregates(mixed, df)   # licences, languages, generators, benchmark matches: counts
     reject_shards = []
     if spec.output.keep_rejects:
         say("write", "writing rejects")
+        rejected = text_bytes(counts, kept=False)
         reject_shards = write_shards(rejected_docs(df), storage.join(tmp, "rejects"), spec.seed,
-                                     shard_count(text_bytes(counts, kept=False), spec.output.shard_mb),
-                                     prefix="rejects")
+                                     shard_count(rejected, spec.output.shard_mb), prefix="rejects",
+                                     text_bytes=rejected)
     return plan, realized, shards, reject_shards, aggregates

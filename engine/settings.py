@@ -26,6 +26,9 @@ class Settings:
     driver_memory: str
     # TAMIS_FULL_JIT: any value lets local runs use the JVM's C2 compiler too (default: C1 only, faster on short runs)
     full_jit: bool
+    # TAMIS_JVM_CDS: off (or 0, false, no) keeps the embedded driver JVM from using the class-data archive of
+    #   Spark's classes in cache_dir/jvm (engine/spark/cds.py); default on, when one was built for this setup
+    jvm_cds: bool
     # TAMIS_SPARK_LOG_LEVEL: Spark's log level (ERROR, WARN, INFO...); set, it also keeps Spark's per-task failure logs
     spark_log_level: str | None
     # TAMIS_MAX_TASK_BYTES: bytes of input files per annotate task (default 128 MB); 1 gives every file its own task
@@ -65,6 +68,7 @@ def settings() -> Settings:
         master=env.get("TAMIS_MASTER") or None,
         driver_memory=env.get("TAMIS_DRIVER_MEMORY", "2g"),
         full_jit=bool(env.get("TAMIS_FULL_JIT")),
+        jvm_cds=env.get("TAMIS_JVM_CDS", "on").strip().lower() not in ("off", "0", "false", "no"),
         spark_log_level=env.get("TAMIS_SPARK_LOG_LEVEL") or None,
         max_task_bytes_raw=env.get("TAMIS_MAX_TASK_BYTES", ""),
         max_doc_bytes_raw=env.get("TAMIS_MAX_DOC_BYTES"),

@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # what every source's signals go through, whatever its filters
 SCORE_CODE = ("engine/readers/**/*.py", "engine/annotate.py", "engine/spark/score.py", "engine/score_parts.py",
               "engine/extract.py", "engine/tokenize.py", "engine/schema.py", "filters/base.py",
-              "filters/chain.py", "filters/registry.py", "filters/text/**/*")
+              "filters/chain.py", "filters/registry.py", "filters/text/**/*",
+              # the extractor's sources (its compiled module is built from the .pyx/.pxi)
+              "engine/native/*.py", "engine/native/*.pyx", "engine/native/*.pxi")
 DEDUP_CODE = ("engine/spark/dedup.py", "engine/spark/components.py", "engine/spark/ids.py", "engine/dedup/**/*.py")
 # fields that pick a source's files: they key the parts (`part_key`), not the source
 INPUT_FIELDS = {"paths", "paths_file", "prefix", "sample_files"}

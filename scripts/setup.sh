@@ -32,5 +32,7 @@ if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 # install a module named `fasttext` and the last one wins: make sure it is the full one.
 .venv/bin/pip install -q --force-reinstall --no-deps "fasttext-numpy2-wheel>=0.9.2"
 .venv/bin/python -c "import fasttext; assert hasattr(fasttext, 'train_supervised'), 'fasttext is the predict-only build'"
+# a class-data archive of Spark's classes for the embedded driver JVM (faster start-up; never fails setup)
+.venv/bin/python -m engine.spark.cds || true
 touch .venv/.tamis-installed
 echo "setup: .venv ready"

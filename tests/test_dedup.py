@@ -394,6 +394,7 @@ def test_dedup_same_clusters_on_both_component_paths(spark, corpus, monkeypatch)
     _, df = corpus
     spec = DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8))
     results = []
+    monkeypatch.setattr(dedup, "LOCAL_MAX_DOCS", -1)     # the distributed stages, whose components this compares
     for local_max in (0, 10 ** 6):
         monkeypatch.setattr(components, "LOCAL_CC_MAX_EDGES", local_max)
         results.append(sorted(dedup.dedup(df, spec).select("id", "reason", "dup_cluster", "dup_cluster_size")
@@ -425,3 +426,26 @@ def test_dedup_never_collects_documents_or_edges():
         assert banned not in src, banned
     # the only driver-side reads: the edge count, an emptiness check per round, the estimate's aggregate row
     assert src.count(".isEmpty()") == 1 and src.count(".first()") == 1 and src.count(".count()") == 1
+
+
+# ---------------------------------------------------------------- small inputs: steps 1-5 in one task
+
+@pytest.mark.parametrize("spec", [
+    DedupSpec(exact=True, minhash=MinHashSpec(threshold=0.8)),
+    DedupSpec(exact=False, exact_url=True, scope="source", minhash=MinHashSpec(threshold=0.7, verify=False)),
+], ids=["exact+verified", "url+unverified+per-source"])
+def test_one_task_dedup_gives_the_distributed_clusters(spark, corpus, monkeypatch, spec):
+    """engine.dedup.local (small inputs) and the distributed steps store the same (id, root) rows."""
+    from pyspark.sql import functions as F
+
+    from engine.spark import dedup
+
+    _, df = corpus
+    df = df.withColumn("url", F.when(F.col("id").startswith("c"), F.lit(" http://a.example/p#x"))
+                       .when(F.col("id").startswith("x00"), F.lit("http://a.example/p")))
+    got = {}
+    for name, local_max in (("one task", 10 ** 6), ("distributed", 0)):
+        monkeypatch.setattr(dedup, "LOCAL_MAX_DOCS", local_max)
+        got[name] = sorted(tuple(r) for r in dedup.dedup_clusters(df, spec).collect())
+    assert got["one task"] == got["distributed"]
+    assert len(got["one task"]) > 10

@@ -3,8 +3,8 @@
 Metrics (micro-averaged over every snippet of every annotated page; a snippet counts as found when it
 occurs in the extracted text once whitespace runs are collapsed to one space on both sides):
 
-    keep        = found `with` snippets    / all `with` snippets      must be >= 0.90
-    boilerplate = found `without` snippets / all `without` snippets   must be <= 0.15
+    keep        = found `with` snippets    / all `with` snippets      must be >= 0.91
+    boilerplate = found `without` snippets / all `without` snippets   must be <= 0.10
 
 Pages are read from the WARC with warcio (independently of our reader) and decoded as the reader does
 (engine.extract.decode_html); page -> gold by the X-Source-File basename = the gold's `file`.
@@ -67,8 +67,8 @@ def test_default_extractor_quality(pages, gold):
     assert all(name in {p[0] for p in pages} for name in gold)
     outputs = {name: extract(html, DEFAULT_EXTRACTOR, timeout=60) for name, _, html in pages}
     keep, boilerplate = metrics(outputs, gold)
-    assert keep >= 0.90, keep
-    assert boilerplate <= 0.15, boilerplate
+    assert keep >= 0.91, keep                  # issue 19's floor (trafilatura's call: 0.916 / 0.093)
+    assert boilerplate <= 0.10, boilerplate
     assert sum(1 for o in outputs.values() if not o) <= 2
 
 
@@ -77,10 +77,10 @@ def test_default_is_the_spec_default():
 
 
 def test_precleaning_keeps_trafilatura_output(pages):
-    """The pre-cleaned default gives the text of the stock call it speeds up."""
+    """The pre-cleaned `trafilatura` extractor gives the text of the stock call it speeds up."""
     import trafilatura
 
-    same = sum(extract(html, DEFAULT_EXTRACTOR, timeout=60)
+    same = sum(extract(html, "trafilatura", timeout=60)
                == ((trafilatura.extract(html, fast=True, include_comments=False) or "").strip() or None)
                for _, _, html in pages)
     assert same >= 108

@@ -69,7 +69,7 @@ def test_warc_every_html_response_is_a_document():
         assert meta["record_id"] == rid
         assert meta["warc_file"] == "warcfile.warc.gz"
         assert meta["crawl_date"].startswith("2020-08-08T") and meta["warc_date"]
-        assert meta["extractor"] == "trafilatura" and meta["charset"] and "html" in meta["content_type"]
+        assert meta["extractor"] == "native" and meta["charset"] and "html" in meta["content_type"]
     # charsets: the windows-1251 page decodes to Cyrillic, not mojibake
     ru = next(r for r in rows if r["url"] == "http://01spb.ru/company/")
     assert json.loads(ru["meta"])["charset"] == "cp1251" and "пожарной безопасности" in ru["text"]

@@ -37,6 +37,11 @@ How (all DataFrame operations; the driver only ever sees "did anything change" s
    - oldest / newest: the crawl date from `meta`: the first present of `$.date`, `$.crawl_date`,
      `$.warc_date` (ISO 8601, parsed with `try_to_timestamp`; unparseable or missing dates sort last).
 
+Small inputs (up to LOCAL_MAX_DOCS documents and LOCAL_MAX_TEXT_BYTES of text taking part, one aggregate
+decides): steps 1-5 run in one task (engine/dedup/local.py, the same edges, so the same clusters) instead of
+~20 small Spark jobs whose fixed costs dominate small and medium runs. Step 6 broadcasts the cluster members
+when the pipeline knows they are few (the stored stage's row count), so the documents are never shuffled.
+
 Determinism: every choice is a min over ids or a total order ending in id, so clusters and survivors do not
 depend on partitioning, executors or shuffle partitions. Ids must be unique among the taking-part rows.
 
@@ -57,6 +62,12 @@ from engine.spark.ids import refuse_repeated_ids
 from engine.spec import DedupSpec
 
 DATE_KEYS = ("date", "crawl_date", "warc_date")
+# Cluster members (id, root) up to this many are broadcast to the documents' tasks (~100 bytes each)
+BROADCAST_MAX_MEMBERS = 1_000_000
+# Up to this many documents taking part (and text bytes), steps 1-5 run in one task (engine.dedup.local):
+# a few seconds of one core at most, against ~20 Spark jobs' fixed costs (figures: bench/bench_startup.py)
+LOCAL_MAX_DOCS = 50_000
+LOCAL_MAX_TEXT_BYTES = 64 * 1024 * 1024
 
 
 # ---------------------------------------------------------------- entry point
@@ -72,6 +83,10 @@ def dedup_clusters(df: DataFrame, spec: DedupSpec) -> DataFrame:
     root = the cluster's smallest id. Steps 1-5: what the pipeline stores, computed over every readable
     document before any threshold, so a threshold edit reuses it (survivors: `apply_dedup`)."""
     active = df.where(F.col("reason").isNull())
+    if not (spec.exact or spec.exact_url or spec.minhash is not None):
+        return df.sparkSession.createDataFrame([], "id string, root string")
+    if _small(active):
+        return _local_clusters(active, spec)
     feats = cut(_with_exact_hub(_features(active, spec, []), spec))
     refuse_repeated_ids(feats, "dedup")          # a repeated id would multiply rows in every join below
     edges = []
@@ -95,13 +110,17 @@ def dedup_clusters(df: DataFrame, spec: DedupSpec) -> DataFrame:
     return connected_components(all_edges)
 
 
-def apply_dedup(df: DataFrame, comps: DataFrame, spec: DedupSpec) -> DataFrame:
+def apply_dedup(df: DataFrame, comps: DataFrame, spec: DedupSpec, members: int | None = None) -> DataFrame:
     """Step 6 over `comps` (`dedup_clusters`): in each cluster, the documents of `df` still kept (null
-    `reason`) take part and the best of them by `spec.keep` survives."""
+    `reason`) take part and the best of them by `spec.keep` survives. `members`: the rows of `comps` when
+    known (a stored stage's manifest): few enough, they are broadcast."""
     ranks = _rank_columns(df, spec)
     kept = df.where(F.col("reason").isNull()).select("id", *[expr.alias(name) for name, expr, _ in ranks])
-    members = comps.join(kept, "id")
-    return _apply(df, _survivors(members, [(name, asc) for name, _, asc in ranks]))
+    # Clustered documents are usually few: broadcast them, so the documents are joined where they are
+    # instead of shuffled by id twice (the members join, then the final one).
+    small = members is not None and members <= BROADCAST_MAX_MEMBERS
+    members = kept.join(F.broadcast(comps), "id") if small else comps.join(kept, "id")
+    return _apply(df, _survivors(members, [(name, asc) for name, _, asc in ranks]), broadcast=small)
 
 
 # ---------------------------------------------------------------- keep policy
@@ -133,21 +152,31 @@ def _rank_columns(df: DataFrame, spec: DedupSpec) -> list[tuple[str, object, boo
 
 # ---------------------------------------------------------------- 1. features (mapInArrow)
 
-def _features(active: DataFrame, spec: DedupSpec, ranks) -> DataFrame:
-    """id, scope, rank keys, `_url`, `_text_key` (binary, exact), `_bands` (array<bigint>, MinHash)."""
+def _source(active: DataFrame, spec: DedupSpec, ranks) -> DataFrame:
+    """What the features are computed from: id, scope, text, lang, `_url` (exact_url's key), rank keys."""
     scope = F.coalesce(F.col("source"), F.lit("")) if spec.scope == "source" else F.lit("")
     url = F.lit(None).cast("string")
     if spec.exact_url:
         u = F.regexp_replace(F.trim(F.col("url")), "#.*$", "")
         url = F.when(u != "", u)
     lang = F.col("lang") if "lang" in active.columns else F.lit(None).cast("string")
-    src = active.select(F.col("id"), scope.alias("scope"), F.col("text"), lang.alias("lang"), url.alias("_url"),
-                        *[expr.alias(name) for name, expr, _ in ranks])
+    return active.select(F.col("id"), scope.alias("scope"), F.col("text"), lang.alias("lang"), url.alias("_url"),
+                         *[expr.alias(name) for name, expr, _ in ranks])
+
+
+def _params(spec: DedupSpec):
+    """MinHash's (num_perm, seed, ngram, bands, rows), None without MinHash."""
     m = spec.minhash
-    params = None
-    if m is not None:
-        bands, rows = mh.lsh_params(m.threshold, m.num_perm, m.bands, m.rows, verify=m.verify)
-        params = (m.num_perm, m.seed, m.ngram, bands, rows)
+    if m is None:
+        return None
+    bands, rows = mh.lsh_params(m.threshold, m.num_perm, m.bands, m.rows, verify=m.verify)
+    return (m.num_perm, m.seed, m.ngram, bands, rows)
+
+
+def _features(active: DataFrame, spec: DedupSpec, ranks) -> DataFrame:
+    """id, scope, rank keys, `_url`, `_text_key` (binary, exact), `_bands` (array<bigint>, MinHash)."""
+    src = _source(active, spec, ranks)
+    params = _params(spec)
     keep_cols = ["id", "scope", "_url", *[name for name, _, _ in ranks]]
     out_schema = T.StructType([src.schema[c] for c in keep_cols] + [
         T.StructField("_text_key", T.BinaryType()),
@@ -161,6 +190,48 @@ def _features(active: DataFrame, spec: DedupSpec, ranks) -> DataFrame:
             yield features_batch(batch, keep_cols, exact, hasher, params)
 
     return src.mapInArrow(run, out_schema)
+
+
+# ---------------------------------------------------------------- 1-5 in one task, for small inputs
+
+def _size(df: DataFrame) -> tuple[int, int]:
+    """(documents, UTF-8 text bytes) of `df`: one aggregate, two numbers on the driver."""
+    row = df.agg(F.count(F.lit(1)).alias("n"), F.sum(F.octet_length("text")).alias("b")).first()
+    return int(row["n"] or 0), int(row["b"] or 0)
+
+
+def _small(active: DataFrame) -> bool:
+    """Few enough documents taking part for one task."""
+    docs, text_bytes = _size(active)
+    return docs <= LOCAL_MAX_DOCS and text_bytes <= LOCAL_MAX_TEXT_BYTES
+
+
+def _local_clusters(active: DataFrame, spec: DedupSpec) -> DataFrame:
+    """Steps 1-5 in one task (engine.dedup.local, then the components' one-task path): the same (id, root)
+    rows as the distributed steps, in ~3 Spark jobs instead of ~20."""
+    from engine.spark.components import _local_components
+
+    src = _source(active, spec, [])
+    refuse_repeated_ids(src, "dedup")            # ids key every step below
+    params = _params(spec)
+    m = spec.minhash
+    verify, threshold, ngram = (m.verify, m.threshold, m.ngram) if m else (False, 1.0, 0)
+    exact, exact_url = spec.exact, spec.exact_url
+
+    def run(batches):
+        import pyarrow as pa
+
+        from engine.dedup.local import edges
+
+        hasher = mh.MinHasher(params[0], params[1], SCHEME) if params else None
+        found = edges(batches, exact, exact_url, hasher, params, verify, threshold, ngram)
+        if found:
+            hi = pa.array([max(s, d) for s, d in found], pa.string())
+            lo = pa.array([min(s, d) for s, d in found], pa.string())
+            yield from _local_components([pa.RecordBatch.from_arrays([hi, lo], ["hi", "lo"])])
+
+    # coalesce, not repartition: the one task reads the documents itself, nothing is shuffled
+    return cut(src.coalesce(1).mapInArrow(run, "id string, root string"))
 
 
 # ---------------------------------------------------------------- 2-3. exact groups, LSH buckets: star edges
@@ -225,7 +296,7 @@ def _survivors(members: DataFrame, ranks: list[tuple[str, bool]]) -> DataFrame:
         F.count(F.lit(1)).over(w_all).cast("long").alias("dup_cluster_size"))
 
 
-def _apply(df: DataFrame, clusters: DataFrame | None) -> DataFrame:
+def _apply(df: DataFrame, clusters: DataFrame | None, broadcast: bool = False) -> DataFrame:
     base = df.drop("dup_cluster", "dup_cluster_size")
     cols = base.columns
     taking_part = F.col("reason").isNull()
@@ -235,6 +306,7 @@ def _apply(df: DataFrame, clusters: DataFrame | None) -> DataFrame:
     else:
         c = clusters.select(F.col("id").alias("_c_id"), F.col("dup_cluster").alias("_c_cluster"),
                             F.col("dup_cluster_size").alias("_c_size"))
+        c = F.broadcast(c) if broadcast else c
         joined = base.join(c, (base["id"] == c["_c_id"]) & base["reason"].isNull(), "left")
         cluster = F.coalesce(F.col("_c_cluster"), F.col("id"))
         size = F.coalesce(F.col("_c_size"), F.lit(1).cast("long"))
@@ -260,8 +332,8 @@ def estimate(spec: DedupSpec, n_docs: int | None = None, text_bytes: int | None 
     """
     if sample is not None:
         s = sample.where(F.col("reason").isNull()) if "reason" in sample.columns else sample
-        row = s.agg(F.count(F.lit(1)).alias("n"), F.sum(F.octet_length("text")).alias("b")).first()
-        n_docs = int(round((row["n"] or 0) / sample_fraction))
-        text_bytes = int(round((row["b"] or 0) / sample_fraction))
+        n, b = _size(s)
+        n_docs = int(round(n / sample_fraction))
+        text_bytes = int(round(b / sample_fraction))
     return dedup_sizes(spec, n_docs, text_bytes, dup_fraction=dup_fraction, records_per_batch=records_per_batch,
                        shuffle_partitions=shuffle_partitions)

@@ -187,8 +187,9 @@ def _conf_defaults(master: str, shuffle_partitions: int | None) -> dict[str, str
     }
 
 
-def _embedded_conf(master: str) -> dict[str, str]:
-    """Embedded runs only: this machine's driver memory, Python, paths and log config."""
+def _embedded_conf(master: str, cds: bool = True) -> dict[str, str]:
+    """Embedded runs only: this machine's driver memory, Python, paths and log config; the class-data archive
+    of Spark's classes for the driver JVM when one was built for these options (engine/spark/cds.py)."""
     log4j = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
     if master.startswith("local") and not tamis_settings().full_jit:
@@ -200,6 +201,13 @@ def _embedded_conf(master: str) -> dict[str, str]:
         "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
         "spark.driver.extraJavaOptions": java_opts,
     }
+    if cds:
+        from engine.spark.cds import driver_flags
+
+        home = os.environ.get("JAVA_HOME") or java_home()
+        flags = driver_flags(home, java_opts, conf["spark.driver.memory"])
+        # the driver only: executors' options stay as they are (local executors live in the driver JVM)
+        conf["spark.driver.extraJavaOptions"] = f"{java_opts} {flags}".strip()
     if master.startswith("local"):
         # this machine's paths: a cluster's executors get the code from the driver (_ship_code) and keep
         # their own log config (no worker is assumed to see this checkout)

@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 from engine import storage
 
 ROW_GROUP_ROWS = 2000
+# Up to this much text one task writes all shards: a shuffle job costs more than writing them, below it
+SINGLE_TASK_BYTES = 64 * 1024 * 1024
 META_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("tokens", pa.int64()),
                          ("bytes", pa.int64()), ("sha256", pa.string())])
 
@@ -116,10 +118,13 @@ def write_runs(batches, key_cols: list[str], data_cols: list[str], options, path
     return done
 
 
-def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shard") -> list[dict]:
+def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shard",
+                 text_bytes: int | None = None) -> list[dict]:
     """Write `df` as `out_dir/<prefix>-NNNNN.parquet`; returns one dict per shard (file, rows, tokens, sha256).
 
-    Only shard metadata (one small row per shard) comes back to the driver.
+    Only shard metadata (one small row per shard) comes back to the driver. `text_bytes`: the expected text
+    of `df`, when known; up to SINGLE_TASK_BYTES one task writes every shard, one after the other, without a
+    shuffle (the bytes of a shard depend only on its rows and their order, so they are the same).
     """
     from pyspark.sql import functions as F
 
@@ -129,7 +134,10 @@ def write_shards(df, out_dir: str, seed: int, n_shards: int, prefix: str = "shar
     keyed = (df.withColumn("_shard", F.pmod(F.xxhash64(F.lit(seed), F.col("id"), epoch), F.lit(n_shards)))
                .withColumn("_order", F.xxhash64(F.lit(seed + 1), F.col("id"), epoch)))
     sort_cols = ["_shard", "_order", "id"] + (["epoch"] if "epoch" in df.columns else [])
-    ordered = keyed.repartition(n_shards, "_shard").sortWithinPartitions(*sort_cols)
+    one_task = text_bytes is not None and text_bytes <= SINGLE_TASK_BYTES
+    # coalesce: the one task reads the rows where they are (no shuffle job); else one task per shard
+    spread = keyed.coalesce(1) if one_task else keyed.repartition(n_shards, "_shard")
+    ordered = spread.sortWithinPartitions(*sort_cols)
     data_cols = df.columns
 
     def write(batches):

@@ -98,7 +98,7 @@ class CrawlSource(SourceBase):
 
 class WarcSource(CrawlSource):
     kind: Literal["warc"]
-    extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
+    extractor: Literal["native", "trafilatura", "resiliparse"] = "native"
     extract_timeout: float = Field(default=2.0, gt=0)      # seconds per page before it is given up
     max_html_bytes: int = Field(default=5_000_000, gt=0)   # larger responses are quarantined
 
