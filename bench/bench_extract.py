@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.extract import EXTRACTOR, decode_html  # noqa: E402
+from engine.extract import DEFAULT_EXTRACTOR, EXTRACTOR, decode_html  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("TAMIS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "html"
 _WS = re.compile(r"\s+")
@@ -95,7 +95,7 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--extractors",
-                    default="resiliparse,trafilatura_fast,trafilatura_fallback,trafilatura_nocomments,trafilatura")
+                    default="native,resiliparse,trafilatura_fast,trafilatura_fallback,trafilatura_nocomments,trafilatura")
     args = ap.parse_args(argv)
     if not (args.data / "trafilatura_cache.warc.gz").exists():
         sys.exit(f"data not found: {args.data}")
@@ -105,10 +105,10 @@ def main(argv=None):
     print(f"{len(pages)} pages, {len(gold)} with gold "
           f"({sum(len(g['with']) for g in gold.values())} keep / {sum(len(g['without']) for g in gold.values())} "
           f"boilerplate snippets); CPU time, best of {args.reps}\n")
-    print(f"| extractor | docs/s/core | keep (>=0.90) | boilerplate (<=0.15) | empty |")
-    print(f"|---|---:|---:|---:|---:|")
+    print("| extractor | docs/s/core | keep (>=0.91) | boilerplate (<=0.10) | empty |")
+    print("|---|---:|---:|---:|---:|")
     for r in results:
-        label = r["extractor"] + (" (default)" if r["extractor"] == "trafilatura" else "")
+        label = r["extractor"] + (" (default)" if r["extractor"] == DEFAULT_EXTRACTOR else "")
         print(f"| {label} | {r['docs_per_s']:.0f} | {r['keep']:.3f} | {r['boilerplate']:.3f} | {r['empty']} |")
     by = {r["extractor"]: r for r in results}
     print()
@@ -116,10 +116,12 @@ def main(argv=None):
         if "trafilatura" in by and ref in by:
             a, b = by["trafilatura"]["outputs"], by[ref]["outputs"]
             same = sum(1 for f in a if (a[f] or "") == (b.get(f) or ""))
-            print(f"default vs {ref}: identical text on {same}/{len(a)} pages; speed x"
+            print(f"trafilatura vs {ref}: identical text on {same}/{len(a)} pages; speed x"
                   f"{by['trafilatura']['docs_per_s'] / by[ref]['docs_per_s']:.2f}")
     if "trafilatura" in by and "resiliparse" in by:
-        print(f"default speed / resiliparse speed: {by['trafilatura']['docs_per_s'] / by['resiliparse']['docs_per_s']:.2f}")
+        print(f"trafilatura speed / resiliparse speed: {by['trafilatura']['docs_per_s'] / by['resiliparse']['docs_per_s']:.2f}")
+    if "native" in by and "trafilatura" in by:
+        print(f"native speed / trafilatura speed: {by['native']['docs_per_s'] / by['trafilatura']['docs_per_s']:.2f}")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def _guard(name: str, fn, errors: dict):
 # ---------------------------------------------------------------- per-stage collectors
 
 
-def stage_extraction(reps: int = 1) -> list[dict]:
+def stage_extraction(reps: int = 3) -> list[dict]:
     import bench_extract as be
 
     pages, gold = be.load_pages(), be.load_gold()
