@@ -109,3 +109,22 @@ def test_damaged_archive_does_not_stop_spark(tmp_path):
     assert "rows 10" in p.stdout
     jvm_lines = p.stderr.lower()
     assert "[cds" not in jvm_lines and "shared archive" not in jvm_lines, p.stderr[-3000:]
+
+
+def test_a_new_archive_keeps_only_the_newest_others(cache):
+    """Archives of other keys (older JDKs, Spark versions, other checkouts) are pruned to the newest few."""
+    folder = cache / "jvm"
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(5):
+        p = folder / f"spark-old{i}.jsa"
+        p.write_bytes(cds.DYNAMIC_MAGIC)
+        p.with_suffix(".json").write_text("{}")
+        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+        paths.append(p)
+    current = folder / "spark-new.jsa"
+    current.write_bytes(cds.DYNAMIC_MAGIC)
+    gone = cds.prune_others(current, keep=3)
+    assert sorted(gone) == sorted(paths[:3])
+    assert sorted(p.name for p in folder.iterdir()) == ["spark-new.jsa", "spark-old3.jsa", "spark-old3.json",
+                                                        "spark-old4.jsa", "spark-old4.json"]

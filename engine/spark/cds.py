@@ -162,11 +162,27 @@ def build(force: bool = False) -> dict:
         rec_tmp = archive.with_name(f".{archive.stem}.json.tmp-{os.getpid()}")
         rec_tmp.write_text(json.dumps(record))
         os.replace(rec_tmp, _record_path(archive))
+        prune_others(archive)
         return {"archive": str(archive), **record, "built": True}
     finally:
         _building = None
         shutil.rmtree(work, ignore_errors=True)
         tmp.unlink(missing_ok=True)
+
+
+KEEP_ARCHIVES = 3        # several checkouts (each its own Spark jars, so its own key) share the cache folder
+
+
+def prune_others(archive: Path, keep: int = KEEP_ARCHIVES) -> list[Path]:
+    """Delete all but the `keep` newest archives beside `archive` (`archive` always stays): the archives of an
+    older JDK, Spark version or checkout are ~190 MB each. A JVM that mapped one keeps its mapping."""
+    others = sorted((p for p in archive.parent.glob("spark-*.jsa") if p.name != archive.name),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    gone = others[max(keep - 1, 0):]
+    for other in gone:
+        _record_path(other).unlink(missing_ok=True)     # the record first: a half-deleted pair is unusable
+        other.unlink(missing_ok=True)
+    return gone
 
 
 def main(argv: list[str]) -> int:
