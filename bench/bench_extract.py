@@ -67,14 +67,13 @@ def score(outputs: dict[str, str | None], gold: dict[str, dict]) -> tuple[float,
     return w_found / w_all, b_found / b_all
 
 
-def run(names, pages, gold, reps: int = 3) -> list[dict]:
-    """Interleaved: each page goes through every extractor in turn, `reps` rounds; the best CPU time per
-    (extractor, page) counts. Load from other processes then hits all extractors alike."""
-    fns = {n: EXTRACTOR.function(n) for n in names}
+def time_interleaved(fns: dict, pages, reps: int) -> tuple[dict, dict]:
+    """({name: best CPU seconds per page}, {name: {file: output}}): each page goes through every function in
+    turn, `reps` rounds, the best time per (function, page) kept, so other processes' load hits all alike."""
     for fn in fns.values():
         fn(pages[0][1])   # warm up imports and caches
-    best = {n: [float("inf")] * len(pages) for n in names}
-    outputs: dict[str, dict] = {n: {} for n in names}
+    best = {n: [float("inf")] * len(pages) for n in fns}
+    outputs: dict[str, dict] = {n: {} for n in fns}
     for _ in range(reps):
         for i, (f, html) in enumerate(pages):
             for n, fn in fns.items():
@@ -82,6 +81,12 @@ def run(names, pages, gold, reps: int = 3) -> list[dict]:
                 out = fn(html)
                 best[n][i] = min(best[n][i], time.process_time() - t)
                 outputs[n][f] = out
+    return best, outputs
+
+
+def run(names, pages, gold, reps: int = 3) -> list[dict]:
+    """Every named extractor's speed (`time_interleaved`) and quality."""
+    best, outputs = time_interleaved({n: EXTRACTOR.function(n) for n in names}, pages, reps)
     results = []
     for n in names:
         keep, boiler = score(outputs[n], gold)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_extract import DEFAULT_DATA, load_gold, load_pages, score  # noqa: E402
+from bench_extract import DEFAULT_DATA, load_gold, load_pages, score, time_interleaved  # noqa: E402
 
 import engine.native as native  # noqa: E402
 from engine.extract import EXTRACTOR  # noqa: E402
@@ -51,19 +50,7 @@ def functions() -> dict:
 
 
 def run(pages, reps: int):
-    fns = functions()
-    best = {n: [float("inf")] * len(pages) for n in fns}
-    outputs: dict[str, dict] = {n: {} for n in fns}
-    for fn in fns.values():
-        fn(pages[0][1])   # imports, caches
-    for _ in range(reps):
-        for i, (f, html) in enumerate(pages):
-            for n, fn in fns.items():
-                t = time.process_time()
-                out = fn(html)
-                best[n][i] = min(best[n][i], time.process_time() - t)
-                outputs[n][f] = out
-    return best, outputs
+    return time_interleaved(functions(), pages, reps)
 
 
 def main(argv=None):
