@@ -103,6 +103,22 @@ def _lower_cm(s: str) -> str:
     return s.replace("C", "c").replace("M", "m")
 
 
+def _shared_flags(s: str) -> int:
+    """The rules an id and a class value share."""
+    f = 0
+    if "teaser" in s.replace("T", "t"):
+        f |= C_TEASER
+    if "caption" in s:
+        f |= C_CAPTION
+    if s.startswith("main"):
+        f |= C_STAGE5
+    if _FIRST_HIDE.search(s):
+        f |= C_FIRST_HIDE
+    if _RAW_PRUNE.search(s):
+        f |= C_RAW_PRUNE
+    return f
+
+
 def _id_flags(s: str) -> int:
     f = 0
     if _DISCARD_ID.search(s):
@@ -111,23 +127,13 @@ def _id_flags(s: str) -> int:
         f |= C_HIDE
     if _COMMENTS_ID.search(s):
         f |= C_COMMENTS
-    if "teaser" in s.replace("T", "t"):
-        f |= C_TEASER
-    if "caption" in s:
-        f |= C_CAPTION
     if s == "articleContent" or _STAGE1_ID.search(s):
         f |= C_STAGE1
     if s in ("article", "story") or _STAGE3_ID.search(s):
         f |= C_STAGE3
     if s == "content" or _STAGE4_ID.search(s) or "main-content" in _lower_cm(s):
         f |= C_STAGE4
-    if s.startswith("main"):
-        f |= C_STAGE5
-    if _FIRST_HIDE.search(s):
-        f |= C_FIRST_HIDE
-    if _RAW_PRUNE.search(s):
-        f |= C_RAW_PRUNE
-    return f
+    return f | _shared_flags(s)
 
 
 def _class_flags(s: str) -> int:
@@ -138,10 +144,6 @@ def _class_flags(s: str) -> int:
         f |= C_HIDE
     if _COMMENTS_CLASS.search(s):
         f |= C_COMMENTS
-    if "teaser" in s.replace("T", "t"):
-        f |= C_TEASER
-    if "caption" in s:
-        f |= C_CAPTION
     if s in ("post", "entry") or _STAGE1_CLASS.search(s):
         f |= C_STAGE1
     if s in ("postarea", "art-postcontent", "text", "cell", "story") or _STAGE3_CLASS.search(s):
@@ -149,13 +151,7 @@ def _class_flags(s: str) -> int:
     if s == "content" or _STAGE4_CLASS.search(s) or "main-content" in _lower_cm(s) \
             or "page-content" in s.replace("C", "c").replace("P", "p"):
         f |= C_STAGE4
-    if s.startswith("main"):
-        f |= C_STAGE5
-    if _FIRST_HIDE.search(s):
-        f |= C_FIRST_HIDE
-    if _RAW_PRUNE.search(s):
-        f |= C_RAW_PRUNE
-    return f
+    return f | _shared_flags(s)
 
 
 def id_flags(s: str) -> int:
