@@ -8,6 +8,7 @@ Python compares str by code point, which is the UTF-8 byte order Spark's `min(id
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.dedup.batches import features_batch, verify_batch
 
@@ -15,13 +16,20 @@ COLUMNS = ["id", "scope", "_url", "text", "lang"]
 VERIFY_ROWS = 2000                  # rows per verify_batch call, as the distributed pass's Arrow batches
 
 
-def _star(keys, ids) -> list[tuple[str, str]]:
-    """Within each key (None: no group), every member -> the group's smallest id; members equal to it skipped."""
-    hub: dict = {}
-    for k, i in zip(keys, ids):
-        if k is not None and (k not in hub or i < hub[k]):
-            hub[k] = i
-    return [(i, hub[k]) for k, i in zip(keys, ids) if k is not None and hub[k] != i]
+def _star(t: pa.Table, keys: list[str]) -> pa.Table:
+    """Within each group of `keys` (rows with a null key: no group), every member -> the group's smallest id
+    (`src`, `dst`), members equal to it left out. Arrow's min over strings is byte order, as Spark's."""
+    valid = t.select(["id", *keys])
+    for k in keys:
+        valid = valid.filter(pc.is_valid(valid.column(k)))
+    hubs = valid.group_by(keys, use_threads=False).aggregate([("id", "min")])
+    joined = valid.join(hubs, keys, use_threads=False)
+    joined = joined.filter(pc.not_equal(joined.column("id"), joined.column("id_min")))
+    return pa.table({"src": joined.column("id"), "dst": joined.column("id_min")})
+
+
+def _pairs(edges: pa.Table) -> list[tuple[str, str]]:
+    return list(zip(edges.column("src").to_pylist(), edges.column("dst").to_pylist()))
 
 
 def edges(batches, exact: bool, exact_url: bool, hasher, params, verify: bool, threshold: float,
@@ -32,32 +40,31 @@ def edges(batches, exact: bool, exact_url: bool, hasher, params, verify: bool, t
     if not feats:
         return []
     t = pa.Table.from_batches(feats)
-    ids = t.column("id").to_pylist()
-    if len(set(ids)) != len(ids):
+    if pc.count_distinct(t.column("id")).as_py() != t.num_rows:
         raise ValueError("dedup: ids must be unique")
-    scopes = t.column("scope").to_pylist()
-    keys = t.column("_text_key").to_pylist()
-    text_keys = [(s, k) if k is not None else None for s, k in zip(scopes, keys)]
-    hubs = dict(_star(text_keys, ids))
-    out = _star(text_keys, ids) if exact else []
+    exact_edges = _star(t, ["scope", "_text_key"])
+    out = _pairs(exact_edges) if exact else []
     if exact_url:
-        out += _star([(s, u) if u is not None else None for s, u in zip(scopes, t.column("_url").to_pylist())], ids)
+        out += _pairs(_star(t, ["scope", "_url"]))
     if hasher is not None:
-        cands = _lsh(ids, scopes, t.column("_bands").to_pylist(), hubs)
+        copies = pc.is_in(t.column("id"), value_set=exact_edges.column("src"))   # exact copies of a smaller id
+        cands = _lsh(t.filter(pc.invert(copies)))
         out += _verified(t, cands, threshold, ngram) if verify else cands
     return out
 
 
-def _lsh(ids, scopes, bands, hubs) -> list[tuple[str, str]]:
+def _lsh(t: pa.Table) -> list[tuple[str, str]]:
     """Star edges within (scope, band, bucket), over one document per exact group; distinct, sorted."""
-    members, keys = [], []
-    for i, s, b in zip(ids, scopes, bands):
-        if b is None or hubs.get(i, i) != i:        # no shingles, or an exact copy of a smaller id
-            continue
-        for j, bucket in enumerate(b):
-            members.append(i)
-            keys.append((s, j, bucket))
-    return sorted(set(_star(keys, members)))
+    t = t.filter(pc.is_valid(t.column("_bands")))           # no shingles: no bands
+    bands = t.column("_bands").combine_chunks()
+    if not len(bands):
+        return []
+    rows = pc.list_parent_indices(bands)
+    starts = pc.subtract(pc.take(bands.offsets, rows), bands.offsets[0])   # a list's first element, flattened
+    exploded = pa.table({"id": pc.take(t.column("id"), rows), "scope": pc.take(t.column("scope"), rows),
+                         "band": pc.subtract(pa.array(range(len(rows)), pa.int32()), starts),
+                         "bucket": pc.list_flatten(bands)})
+    return sorted(set(_pairs(_star(exploded, ["scope", "band", "bucket"]))))
 
 
 def _verified(t: pa.Table, cands: list[tuple[str, str]], threshold: float, ngram: int) -> list[tuple[str, str]]:
