@@ -40,8 +40,8 @@ def score(spark, spec: MixSpec, say=lambda *_: None, inputs: dict | None = None)
     inputs = inputs if inputs is not None else resolve_inputs(spec)
     work, log = work_dir(spec), StageLog()
     say("score", "reading and scoring")
-    scored, keys, parts = score_sources(spark, spec, inputs, work, log)
-    scored = unique_ids(scored)   # everything below joins, samples and counts on id: make it unique per mix
+    scored, ids, keys, parts = score_sources(spark, spec, inputs, work, log)
+    scored = unique_ids(scored, ids)   # everything below joins, samples and counts on id: unique per mix
     return {"scored": scored, "log": log, "work": work, "keys": keys, "parts": parts}
 
 

@@ -200,12 +200,13 @@ while sc._jsc.sc().getExecutorMemoryStatus().size() < 3 and time.time() < deadli
 def probe(part):
     import os, time
     import engine, filters
+    import engine.native
     st = os.stat("/tmp")
     time.sleep(1.0)
     yield {"exists": {p: os.path.exists(p) for p in paths}, "tmp": [st.st_dev, st.st_ino],
            "cwd": os.getcwd(), "engine": engine.__file__, "filters": filters.__file__,
            "aws_key": bool(os.environ.get("AWS_ACCESS_KEY_ID")), "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
-           "host": os.environ.get("SPARK_LOCAL_IP")}
+           "host": os.environ.get("SPARK_LOCAL_IP"), "native": engine.native.IMPLEMENTATION}
 
 rows = sc.parallelize(range(8), 8).mapPartitions(probe).collect()
 st = os.stat("/tmp")

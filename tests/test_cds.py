@@ -52,6 +52,10 @@ def test_flag_only_when_the_archive_exists_whole_for_these_options(cache, monkey
     assert f"-XX:SharedArchiveFile={archive}" in opts and "-Xshare:auto" in opts and "+VerifySharedSpaces" in opts
     assert "-Xshare:on" not in opts
     assert "SharedArchiveFile" not in conf["spark.executor.extraJavaOptions"]   # executors are never touched
+    record = archive.with_suffix(".json")
+    os.utime(record, (1_000_000, 1_000_000))
+    _driver_opts()
+    assert record.stat().st_mtime > 1_000_000          # a use marks the record (pruning keeps archives in use)
 
     monkeypatch.setenv("TAMIS_FULL_JIT", "1")          # other JVM options: another key, no archive for them
     settings.cache_clear()
@@ -111,8 +115,8 @@ def test_damaged_archive_does_not_stop_spark(tmp_path):
     assert "[cds" not in jvm_lines and "shared archive" not in jvm_lines, p.stderr[-3000:]
 
 
-def test_a_new_archive_keeps_only_the_newest_others(cache):
-    """Archives of other keys (older JDKs, Spark versions, other checkouts) are pruned to the newest few."""
+def test_a_new_archive_keeps_only_the_most_recently_used_others(cache):
+    """Archives of other keys (older JDKs, Spark versions, other checkouts) are pruned to the few used last."""
     folder = cache / "jvm"
     folder.mkdir(parents=True)
     paths = []
@@ -120,7 +124,8 @@ def test_a_new_archive_keeps_only_the_newest_others(cache):
         p = folder / f"spark-old{i}.jsa"
         p.write_bytes(cds.DYNAMIC_MAGIC)
         p.with_suffix(".json").write_text("{}")
-        os.utime(p, (1_000_000 + i, 1_000_000 + i))
+        for f in (p, p.with_suffix(".json")):
+            os.utime(f, (1_000_000 + i, 1_000_000 + i))
         paths.append(p)
     current = folder / "spark-new.jsa"
     current.write_bytes(cds.DYNAMIC_MAGIC)
@@ -128,3 +133,9 @@ def test_a_new_archive_keeps_only_the_newest_others(cache):
     assert sorted(gone) == sorted(paths[:3])
     assert sorted(p.name for p in folder.iterdir()) == ["spark-new.jsa", "spark-old3.jsa", "spark-old3.json",
                                                         "spark-old4.jsa", "spark-old4.json"]
+    # last use, not build time: a run that maps an archive marks its record; the oldest build in use stays
+    os.utime(folder / "spark-old3.json", (3_000_000, 3_000_000))
+    os.utime(folder / "spark-old4.json", (2_000_000, 2_000_000))
+    newer = folder / "spark-newer.jsa"
+    newer.write_bytes(cds.DYNAMIC_MAGIC)
+    assert cds.prune_others(newer, keep=3) == [folder / "spark-old4.jsa"]

@@ -73,6 +73,7 @@ def test_executors_see_no_path_of_the_driver(private_cluster, s3_server, tmp_pat
         assert "tamis.zip" in task["engine"] and "tamis.zip" in task["filters"], task
         assert task["cwd"].startswith("/tmp/tamis-worker/work/app-"), task
         assert task["aws_key"] and task["endpoint"] == s3_server.endpoint
+        assert task["native"] == "compiled", task       # the zipped extractor build, copied out and loaded
     tmps = {tuple(t["tmp"]) for t in tasks}
     assert len(tmps) == 2, f"tasks saw {len(tmps)} /tmp folders, expected one per worker: {tmps}"
     per_host = {(t["host"], tuple(t["tmp"])) for t in tasks}            # one /tmp per worker, its own

@@ -92,3 +92,60 @@ def test_registered_and_python_fallback():
     assert (result.extractor, result.text) == ("native", f"{ARTICLE}\n{ARTICLE}")
     # where the module is missing, the same rules run in Python
     assert pyextract.extract_tree(native.parse(html)) == result.text
+
+
+ZIPPED_PROBE = """
+import json, sys
+import engine.native as native
+from engine.native import pyextract
+pages = json.loads(sys.stdin.read())
+print(json.dumps({"implementation": native.IMPLEMENTATION, "engine": native.__file__,
+                  "module": getattr(native._fastextract, "__file__", None),
+                  "same": [native.extract(h) == native.extract_python(h) for h in pages]}))
+"""
+
+
+def _import_from_zip(zip_path, tmp, pages: list[str]) -> dict:
+    import json
+    import os
+    import subprocess
+
+    # as an executor imports tamis: the zip first on the path, this checkout nowhere on it
+    env = {**os.environ, "PYTHONPATH": str(zip_path), "TMPDIR": str(tmp)}
+    r = subprocess.run([sys.executable, "-c", ZIPPED_PROBE], input=json.dumps(pages), env=env, cwd=tmp,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_compiled_module_loads_from_the_shipped_code_zip(pages, tmp_path):
+    # a cluster's executors import tamis from the driver's zip, where Python loads no extension module: the
+    # zipped build is copied to a private folder and loaded, so executors do not fall back to Python
+    import os
+    import stat
+
+    from engine.code_zip import build_zip
+    from engine.native.zipped import CACHE_PREFIX
+
+    zip_path = build_zip(str(tmp_path / "code" / "tamis.zip"))
+    sample = [html for _, html in pages[0][:20]]
+    first = _import_from_zip(zip_path, tmp_path, sample)
+    assert "tamis.zip" in first["engine"]
+    assert first["implementation"] == "compiled"
+    private = tmp_path / f"{CACHE_PREFIX}{os.getuid()}"
+    assert first["module"].startswith(str(private))
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o700
+    assert all(first["same"]) and len(first["same"]) == 20
+    # a file at that path with other bytes (a damaged copy, another user's) is replaced, never loaded as is
+    with open(first["module"], "r+b") as f:
+        f.seek(4096)
+        f.write(b"\0" * 64)
+    again = _import_from_zip(zip_path, tmp_path, sample[:3])
+    assert again["implementation"] == "compiled" and all(again["same"])
+    # a folder others may write to is refused: the Python implementation runs instead (same output)
+    os.chmod(private, 0o777)
+    try:
+        refused = _import_from_zip(zip_path, tmp_path, sample[:3])
+    finally:
+        os.chmod(private, 0o700)
+    assert refused["implementation"] == "python" and all(refused["same"])

@@ -5,16 +5,21 @@ over the libxml2 tree lxml parses, without trafilatura's XPath passes, tree copi
 
 Two implementations with identical output: `_fastextract` (Cython over lxml's C API, built by
 `pip install -e .`) and `pyextract` (pure Python over lxml, the fallback where no compiler was available
-and the readable statement of the rules). `IMPLEMENTATION` says which one this process uses.
+and the readable statement of the rules). `IMPLEMENTATION` says which one this process uses; imported from
+tamis' code zip (a cluster's executors), the compiled one still loads (engine/native/zipped.py).
 """
 from __future__ import annotations
 
 from . import pyextract
+from .zipped import load_zipped_extension
 
 try:
     from . import _fastextract
-except ImportError:   # no compiler where the package was installed: same output, slower
-    _fastextract = None
+except ImportError:
+    # a cluster's executors import tamis from the zip the driver ships (engine/code_zip.py), where Python
+    # cannot load an extension module: the zipped one is copied out and loaded; None when there is none
+    # (no compiler where the package was installed: same output, slower)
+    _fastextract = load_zipped_extension(__name__, "_fastextract")
 
 IMPLEMENTATION = "compiled" if _fastextract is not None else "python"
 _PARSER = None

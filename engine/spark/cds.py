@@ -91,7 +91,29 @@ def driver_flags(java_home: str, java_opts: str, driver_memory: str | None) -> s
         archive = archive_path(archive_key(java_home, java_opts, driver_memory))
     except Exception:  # noqa: BLE001 - an unreadable JDK or Spark folder: start without the archive
         return ""
-    return f"-XX:SharedArchiveFile={archive} {USE_FLAGS}" if usable(archive) else ""
+    if not usable(archive):
+        return ""
+    _mark_used(archive)
+    return f"-XX:SharedArchiveFile={archive} {USE_FLAGS}"
+
+
+def _mark_used(archive: Path) -> None:
+    """The record's mtime is the archive's last use: pruning keeps the archives in use, not the newest built
+    (a checkout's archive must not go because three test clones built theirs since)."""
+    try:
+        os.utime(_record_path(archive))
+    except OSError:
+        pass
+
+
+def _last_used(archive: Path) -> float:
+    times = []
+    for p in (archive, _record_path(archive)):
+        try:
+            times.append(p.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times, default=0.0)
 
 
 # ---------------------------------------------------------------- building (once per key)
@@ -174,10 +196,11 @@ KEEP_ARCHIVES = 3        # several checkouts (each its own Spark jars, so its ow
 
 
 def prune_others(archive: Path, keep: int = KEEP_ARCHIVES) -> list[Path]:
-    """Delete all but the `keep` newest archives beside `archive` (`archive` always stays): the archives of an
-    older JDK, Spark version or checkout are ~190 MB each. A JVM that mapped one keeps its mapping."""
+    """Delete all but the `keep` most recently used archives beside `archive` (`archive` always stays): the
+    archives of an older JDK, Spark version or checkout are ~190 MB each. A JVM that mapped one keeps its
+    mapping."""
     others = sorted((p for p in archive.parent.glob("spark-*.jsa") if p.name != archive.name),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
+                    key=_last_used, reverse=True)
     gone = others[max(keep - 1, 0):]
     for other in gone:
         _record_path(other).unlink(missing_ok=True)     # the record first: a half-deleted pair is unusable

@@ -44,15 +44,20 @@ def _order():
             F.col("meta").asc_nulls_last(), F.col("url").asc_nulls_last(), F.col("reason").asc_nulls_first()]
 
 
-def unique_ids(df: DataFrame) -> DataFrame:
+def unique_ids(df: DataFrame, ids: DataFrame | None = None) -> DataFrame:
     """`df` (annotated records: `id`, `text`, `meta`, `url`, `reason`, ...) with every id unique (see above).
+    `ids`: the same records' `id` column alone, when it can be read without the rest (the stored stages).
 
-    The same DataFrame, untouched, when no id repeats (the usual case: one aggregate over ids, no rows moved).
+    The same DataFrame, untouched, when no id repeats (the usual case: one aggregate over ids, no rows moved,
+    no document text read).
     """
-    repeated = _cut(df.groupBy("id").agg(F.count(F.lit(1)).alias("_n")).where(F.col("_n") > 1).select("id"))
-    n = repeated.count()
-    if n == 0:
+    def repeated_ids(frame):
+        return frame.groupBy("id").agg(F.count(F.lit(1)).alias("_n")).where(F.col("_n") > 1).select("id")
+
+    if repeated_ids(ids if ids is not None else df.select("id")).count() == 0:
         return df
+    repeated = _cut(repeated_ids(df))     # rare: the aggregate again, kept for the joins below
+    n = repeated.count()
     if n <= BROADCAST_MAX_IDS:       # a checkpoint has no size statistics: say it is small
         repeated = F.broadcast(repeated)
     clashing = df.join(repeated, "id", "left_semi")

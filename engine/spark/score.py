@@ -115,7 +115,8 @@ def _plan(spark, spec, resolved, work: str) -> dict:
 
 
 def score_sources(spark, spec, inputs: dict, work: str, log):
-    """(DataFrame of every source's scored records, {source: score key}, {source: its parts' content ids}).
+    """(DataFrame of every source's scored records, the same records' `id` column alone, {source: score key},
+    {source: its parts' content ids}).
 
     `inputs`: {source name: ResolvedSource}; `log`: the run's engine.stages.StageLog, told per source how
     many files were reused and computed."""
@@ -130,7 +131,7 @@ def score_sources(spark, spec, inputs: dict, work: str, log):
             begin(plan["folder"])                        # uncommitted until every part is there
     task_plans = {name: {k: plan[k] for k in ("source", "filters", "schema", "folder")} for name, plan in plans.items()}
     computed = _run_parts(spark, todo, task_plans, spec.tokenizer)
-    frames, per_source, contents = [], {}, {}
+    frames, id_frames, per_source, contents = [], [], {}, {}
     for name, plan in plans.items():
         mine = {p.key: computed[_job_key(p)] for p in plan["parts"] if _job_key(p) in computed}
         metas = {**plan["done"], **mine}
@@ -143,14 +144,19 @@ def score_sources(spark, spec, inputs: dict, work: str, log):
         n_new = len(mine)
         per_source[name] = {"stage": storage.basename(plan["folder"]), "files_reused": len(plan["parts"]) - n_new,
                             "files_computed": n_new, **({"transient_read_errors": errors} if errors else {})}
-        frames.append(read_stage(spark, plan["folder"], data_files(plan["parts"], metas), plan["spark_schema"],
-                                 pack=True))
+        files = data_files(plan["parts"], metas)
+        frames.append(read_stage(spark, plan["folder"], files, plan["spark_schema"], pack=True))
+        id_frames.append(read_stage(spark, plan["folder"], files, plan["spark_schema"], pack=True, columns=["id"]))
     log["score"] = not todo
     note(log, "score", sources=per_source)
+    return _union(frames), _union(id_frames), {n: p["key"] for n, p in plans.items()}, contents
+
+
+def _union(frames):
     df = frames[0]
     for f in frames[1:]:
         df = df.unionByName(f, allowMissingColumns=True)
-    return df, {n: p["key"] for n, p in plans.items()}, contents
+    return df
 
 
 def _format():

@@ -107,8 +107,10 @@ def _batch_rows(meta) -> int:
     return max(1, min(READ_BATCH_ROWS, ARROW_MAX_BYTES // per_row))
 
 
-def _read_files(batches, folder: str, options):
-    """mapInArrow body: the batches of each listed file, as written (Spark applies the stored schema)."""
+def _read_files(batches, folder: str, options, columns: list[str] | None = None):
+    """mapInArrow body: the batches of each listed file, as written (Spark applies the stored schema); only
+    `columns` when given (Spark cannot push a projection into a Python function: a check of ids must not
+    decode every document's text)."""
     import pyarrow.parquet as pq
 
     storage.configure(options)
@@ -116,16 +118,21 @@ def _read_files(batches, folder: str, options):
         for name in b.column("file").to_pylist():
             with storage.open_input_file(storage.join(folder, name)) as f:
                 pf = pq.ParquetFile(f)
-                for batch in pf.iter_batches(batch_size=_batch_rows(pf.metadata)):
+                rows = READ_BATCH_ROWS if columns else _batch_rows(pf.metadata)
+                for batch in pf.iter_batches(batch_size=rows, columns=columns):
                     yield batch
 
 
-def read_stage(spark, folder: str, files: list[dict], schema_json: str, options=None, pack: bool = False):
+def read_stage(spark, folder: str, files: list[dict], schema_json: str, options=None, pack: bool = False,
+               columns: list[str] | None = None):
     """The DataFrame of a stage written by `write_stage`: one task per file, in the listed order; `pack`:
-    small files packed into tasks by size (engine.spark.annotate.file_tasks: deterministic for given files)."""
+    small files packed into tasks by size (engine.spark.annotate.file_tasks: deterministic for given files);
+    `columns`: only these (read as such from the files)."""
     from pyspark.sql.types import StructType
 
     schema = StructType.fromJson(json.loads(schema_json))
+    if columns:
+        schema = StructType([schema[c] for c in columns])
     if not files:
         return spark.createDataFrame([], schema)
     options = options if options is not None else storage.current()
@@ -138,5 +145,5 @@ def read_stage(spark, folder: str, files: list[dict], schema_json: str, options=
         tasks = [[n] for n in names]
     listed = (spark.sparkContext.parallelize(tasks, len(tasks)).flatMap(lambda group: [(n,) for n in group])
               .toDF("file string"))
-    run = functools.partial(_read_files, folder=folder, options=options)
+    run = functools.partial(_read_files, folder=folder, options=options, columns=columns)
     return listed.mapInArrow(run, schema)
